@@ -1,0 +1,85 @@
+/**
+ * `npm start`: bring up the local stack (NATS, PostgreSQL, Temporal: reused when running, else
+ * started under the data folder on loopback) and the Shoal control plane, print where everything
+ * listens, and run until Ctrl-C; then stop what was started here, and nothing else.
+ */
+import {
+  ConfigError,
+  RunnerGroup,
+  createLogger,
+  exitOnSignal,
+  helpText,
+  loadConfig,
+  setting,
+  wantsHelp,
+} from '@shoal/common';
+import { controlPlane } from './control-plane.js';
+import { stackRunner, stackSettings, type Stack } from './stack/index.js';
+
+const spec = {
+  ...stackSettings,
+  demo: setting.bool('start the demo fleet after the control plane', {
+    flag: 'demo',
+    default: true,
+  }),
+  clusters: setting.int('clusters in the demo fleet', {
+    flag: 'clusters',
+    default: 2,
+    min: 1,
+    max: 1000,
+  }),
+  nodes: setting.int('node workers per demo cluster', {
+    flag: 'nodes',
+    default: 2,
+    min: 1,
+    max: 100,
+  }),
+  logLevel: setting.oneOf('log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
+    env: 'LOG_LEVEL',
+    flag: 'log-level',
+    default: 'info',
+  }),
+};
+
+if (wantsHelp()) {
+  process.stdout.write(helpText('shoal (npm start)', 'npm start -- [options]', spec));
+  process.exit(0);
+}
+
+let config;
+try {
+  config = loadConfig('npm start', spec);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+const logger = createLogger({ service: 'shoal', level: config.logLevel });
+const group = new RunnerGroup(logger);
+exitOnSignal(logger, () => group.close(), { timeoutMs: 45_000 });
+
+const t0 = Date.now();
+let stack: Stack | undefined;
+try {
+  await group.start([stackRunner(config, logger, (s) => (stack = s))]);
+  const cp = controlPlane({ stack: stack!, logger, dataDir: config.dataDir });
+  await group.start(cp.runners);
+  const lines = [
+    '',
+    `Shoal is up (${((Date.now() - t0) / 1000).toFixed(1)} s). Local stack:`,
+    ...stack!.describe().map((l) => `  ${l}`),
+    ...(cp.endpoints.length > 0 ? ['Control plane:', ...cp.endpoints.map((l) => `  ${l}`)] : []),
+    '',
+    'Press Ctrl-C to stop; servers Shoal started are stopped, reused ones are left running.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+} catch (err) {
+  logger.fatal({ err: err instanceof Error ? { message: err.message } : err }, 'start-up failed');
+  process.stderr.write(`\nshoal: ${(err as Error).message}\n`);
+  await group.close().catch(() => undefined);
+  process.exit(1);
+}

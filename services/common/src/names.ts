@@ -1,0 +1,53 @@
+/**
+ * The one module of names shared across stages: JetStream streams, subjects, consumers. Never
+ * build a subject string in place; use these.
+ */
+
+/** A NATS subject token for cluster names and kinds: no dots, spaces or wildcards. */
+const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function assertSubjectToken(what: string, value: string): string {
+  if (!TOKEN.test(value)) {
+    throw new Error(
+      `${what} "${value}" cannot be used in a NATS subject: use letters, digits, "-" or "_" (1-128 characters)`,
+    );
+  }
+  return value;
+}
+
+export const Streams = {
+  /** Every resource and control-plane event, before ingest appends it to the store. */
+  events: 'SHOAL_EVENTS',
+  /** Messages ingest could not accept, with the reason in headers. */
+  deadLetter: 'SHOAL_DEAD_LETTER',
+} as const;
+
+export const Subjects = {
+  eventsRoot: 'shoal.ev',
+  /** All event subjects: `shoal.ev.<cluster>.<kind>`. */
+  eventsAll: 'shoal.ev.>',
+  event(cluster: string, kind: string): string {
+    return `shoal.ev.${assertSubjectToken('cluster', cluster)}.${assertSubjectToken('kind', kind)}`;
+  },
+  /** Events of one cluster (the subject space an agent of that cluster may publish to). */
+  clusterEvents(cluster: string): string {
+    return `shoal.ev.${assertSubjectToken('cluster', cluster)}.>`;
+  },
+  deadLetterAll: 'shoal.dlq.>',
+  deadLetter(reason: string): string {
+    return `shoal.dlq.${assertSubjectToken('reason', reason)}`;
+  },
+} as const;
+
+export const Consumers = {
+  ingest: 'shoal-ingest',
+} as const;
+
+/** Postgres NOTIFY channel on which the store announces new events. */
+export const PgChannels = {
+  eventsAppended: 'shoal_events_appended',
+} as const;
+
+export const TaskQueues = {
+  rollouts: 'shoal-rollouts',
+} as const;
