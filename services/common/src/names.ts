@@ -51,3 +51,29 @@ export const PgChannels = {
 export const TaskQueues = {
   rollouts: 'shoal-rollouts',
 } as const;
+
+/**
+ * SPIFFE identities. Workloads: spiffe://<trust-domain>/ns/<namespace>/sa/<service-account> (as
+ * Istio). Node workers: spiffe://<trust-domain>/shoal/node/<cluster>/<node>; the xDS server and
+ * CA take a node's identity from this URI SAN of its client certificate, never from the request.
+ */
+export const Spiffe = {
+  workload(trustDomain: string, namespace: string, serviceAccount: string): string {
+    return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+  },
+  node(trustDomain: string, cluster: string, node: string): string {
+    return `spiffe://${trustDomain}/shoal/node/${assertSubjectToken('cluster', cluster)}/${assertSubjectToken('node', node)}`;
+  },
+  parse(
+    uri: string,
+  ):
+    | { kind: 'workload'; trustDomain: string; namespace: string; serviceAccount: string }
+    | { kind: 'node'; trustDomain: string; cluster: string; node: string }
+    | undefined {
+    const w = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(uri);
+    if (w) return { kind: 'workload', trustDomain: w[1]!, namespace: w[2]!, serviceAccount: w[3]! };
+    const n = /^spiffe:\/\/([^/]+)\/shoal\/node\/([^/]+)\/([^/]+)$/.exec(uri);
+    if (n) return { kind: 'node', trustDomain: n[1]!, cluster: n[2]!, node: n[3]! };
+    return undefined;
+  },
+};

@@ -1,0 +1,204 @@
+/**
+ * Protobuf schemas for Shoal: Envoy v3 xDS types (loaded from the protos that
+ * @grpc/grpc-js-xds ships, so a real Envoy or proxyless gRPC client reads the same bytes) and
+ * Shoal's own messages under proto/shoal/ (L4 workload/authorization config, API, agents).
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import protobuf from 'protobufjs';
+
+const require = createRequire(import.meta.url);
+const xdsDeps = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
+
+/** This package's own .proto root (files under proto/shoal/...). */
+export const SHOAL_PROTO_DIR = join(import.meta.dirname, '..');
+
+/** Include paths for @grpc/proto-loader / protobufjs: Shoal's protos, then Envoy's. */
+export const PROTO_INCLUDE_DIRS: readonly string[] = [
+  SHOAL_PROTO_DIR,
+  join(xdsDeps, 'envoy-api'),
+  join(xdsDeps, 'xds'),
+  join(xdsDeps, 'googleapis'),
+  join(xdsDeps, 'protoc-gen-validate'),
+  // google/protobuf/descriptor.proto and friends that protobufjs does not build in.
+  dirname(require.resolve('protobufjs/package.json')),
+];
+
+/** Type URLs of every resource type Shoal serves over xDS. */
+export const TypeUrls = {
+  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+  /** Shoal L4 (ztunnel) config, modelled on Istio's workload API. */
+  address: 'type.googleapis.com/shoal.workload.v1.Address',
+  authorization: 'type.googleapis.com/shoal.security.v1.Authorization',
+} as const;
+export type TypeUrl = (typeof TypeUrls)[keyof typeof TypeUrls];
+
+/**
+ * Make-before-break order in which a change is pushed: clusters before the endpoints that fill
+ * them, listeners before the routes they name; L4 addresses and policies before L7. Removals go
+ * out after all additions.
+ */
+export const PUSH_ORDER: readonly TypeUrl[] = [
+  TypeUrls.secret,
+  TypeUrls.authorization,
+  TypeUrls.address,
+  TypeUrls.cluster,
+  TypeUrls.endpoint,
+  TypeUrls.listener,
+  TypeUrls.route,
+];
+
+/** Only these types may be requested with a wildcard (empty resource_names) in SotW. */
+export const WILDCARD_TYPES: ReadonlySet<string> = new Set([TypeUrls.listener, TypeUrls.cluster]);
+
+/** One named, encoded xDS resource with a content version (hash of its bytes). */
+export interface XdsResource {
+  readonly typeUrl: string;
+  readonly name: string;
+  /** Content hash of `value`: equal bytes, equal version. */
+  readonly version: string;
+  /** The protobuf encoding of the message named by typeUrl. */
+  readonly value: Uint8Array;
+}
+
+const ENVOY_FILES = [
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/endpoint/v3/endpoint.proto',
+  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
+  'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
+  'envoy/extensions/filters/http/cors/v3/cors.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/basic_auth/v3/basic_auth.proto',
+  'envoy/extensions/filters/http/fault/v3/fault.proto',
+];
+
+function shoalProtoFiles(): string[] {
+  const dir = join(SHOAL_PROTO_DIR, 'shoal');
+  const out: string[] = [];
+  const walk = (d: string) => {
+    if (!existsSync(d)) return;
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.proto')) out.push(relative(SHOAL_PROTO_DIR, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+let cached: protobuf.Root | undefined;
+
+/** A protobufjs Root holding the Envoy xDS types and all of Shoal's own messages (cached). */
+export function protoRoot(): protobuf.Root {
+  if (cached) return cached;
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => {
+    for (const dir of PROTO_INCLUDE_DIRS) {
+      const p = join(dir, target);
+      if (existsSync(p)) return p;
+    }
+    // google/protobuf/*.proto are bundled with protobufjs as common types.
+    return target;
+  };
+  root.loadSync([...ENVOY_FILES, ...shoalProtoFiles()], { keepCase: false });
+  root.resolveAll();
+  cached = root;
+  return root;
+}
+
+/** The message type behind a type URL. */
+export function messageType(typeUrl: string): protobuf.Type {
+  const name = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+  return protoRoot().lookupType(name);
+}
+
+/** Encode a plain object (camelCase fields) as the message named by typeUrl; throws on bad fields. */
+export function encodeMessage(typeUrl: string, obj: Record<string, unknown>): Uint8Array {
+  const type = messageType(typeUrl);
+  const err = type.verify(obj);
+  if (err) throw new Error(`invalid ${typeUrl}: ${err}`);
+  return type.encode(type.fromObject(obj)).finish();
+}
+
+export function decodeMessage(typeUrl: string, bytes: Uint8Array): Record<string, unknown> {
+  const type = messageType(typeUrl);
+  return type.toObject(type.decode(bytes), {
+    longs: String,
+    enums: String,
+    defaults: false,
+  }) as Record<string, unknown>;
+}
+
+/** A google.protobuf.Any as protobufjs wants it inside another message. */
+export function toAny(
+  typeUrl: string,
+  obj: Record<string, unknown>,
+): { typeUrl: string; value: Uint8Array } {
+  return { typeUrl, value: encodeMessage(typeUrl, obj) };
+}
+
+/**
+ * The compiled config of one node at one config version: what the compiler produces, what the
+ * config store keeps (immutable, content-addressed) and what the xDS server serves to that node.
+ * `node` is `"*proxyless"` for the set served to proxyless gRPC clients of the cluster.
+ */
+export interface NodeConfigBundle {
+  readonly cluster: string;
+  readonly node: string;
+  /** The cluster's config version this bundle belongs to. */
+  readonly version: string;
+  readonly resources: readonly XdsResource[];
+}
+
+export const PROXYLESS_NODE = '*proxyless';
+
+/** Serialize a bundle for storage (JSON with base64 resource bytes; stable key order). */
+export function encodeBundle(b: NodeConfigBundle): Uint8Array {
+  const resources = [...b.resources]
+    .sort((x, y) => (x.typeUrl === y.typeUrl ? cmp(x.name, y.name) : cmp(x.typeUrl, y.typeUrl)))
+    .map((r) => ({
+      typeUrl: r.typeUrl,
+      name: r.name,
+      version: r.version,
+      value: Buffer.from(r.value).toString('base64'),
+    }));
+  return Buffer.from(
+    JSON.stringify({ cluster: b.cluster, node: b.node, version: b.version, resources }),
+  );
+}
+
+export function decodeBundle(bytes: Uint8Array): NodeConfigBundle {
+  const raw = JSON.parse(Buffer.from(bytes).toString('utf8')) as {
+    cluster: string;
+    node: string;
+    version: string;
+    resources: { typeUrl: string; name: string; version: string; value: string }[];
+  };
+  return {
+    cluster: raw.cluster,
+    node: raw.node,
+    version: raw.version,
+    resources: raw.resources.map((r) => ({
+      ...r,
+      value: new Uint8Array(Buffer.from(r.value, 'base64')),
+    })),
+  };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
