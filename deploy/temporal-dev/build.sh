@@ -7,7 +7,7 @@
 # stderr: build progress / errors.
 #
 # The binary is cached under ${SHOAL_CACHE_DIR:-$HOME/.cache/shoal}/temporal-dev/<key>/
-# where <key> = sha256(go.mod, go.sum, *.go in this folder, `go version`).
+# where <key> = sha256(go.mod, go.sum, *.go in this folder, `go version`, build flags).
 # A cache hit costs a few hashes and no Go compilation.
 set -euo pipefail
 
@@ -28,10 +28,12 @@ if [[ -z "$GO" ]]; then
   cat >&2 <<'EOF'
 build.sh: the Go toolchain was not found (not on PATH, not in /usr/local/go/bin).
 
-The local Temporal dev server used by the tests is built from source and needs
-Go >= 1.26.8. Either:
+The local Temporal dev server used by the tests (deploy/temporal-dev) is built
+from source and needs Go >= 1.26.8. Either:
   * install Go >= 1.26 from https://go.dev/dl (or your distribution's package,
-    e.g. `apt-get install golang-go` if it is recent enough) and re-run; or
+    e.g. `apt-get install golang-go`, if it is recent enough; any Go >= 1.21
+    also works when it may fetch the go1.26.8 toolchain, GOTOOLCHAIN=auto),
+    then re-run; or
   * point the tests at an existing Temporal server: export TEMPORAL_ADDRESS=host:port
     (e.g. one started with `temporal server start-dev`); or
   * put the official `temporal` CLI (https://docs.temporal.io/cli) on PATH.
@@ -56,9 +58,8 @@ for f in "$SRC_DIR/go.mod" "$SRC_DIR/go.sum"; do
   [[ -f "$f" ]] || die "missing $f"
 done
 
-# `go version` is run outside the module so GOTOOLCHAIN switching does not
-# kick in just to compute the key; the toolchain actually used is still pinned
-# by go.mod's go line (part of the key) plus the local toolchain version.
+# `go version` runs outside the module, so computing the key never triggers a
+# GOTOOLCHAIN download; go.mod (whose go line picks the toolchain) is hashed too.
 go_version="$(cd / && "$GO" version)" || die "'$GO version' failed"
 
 # Build flags are part of the key too, so changing them here rebuilds.

@@ -81,9 +81,11 @@ func run(args []string) int {
 	<-ctx.Done()
 	stop() // a second signal now kills the process the default way
 	if level != nil && level.Level() > zapcore.InfoLevel {
-		// Shutting down makes the server log a burst of expected warnings
-		// (pollers losing connections, ...); keep only errors, as the CLI does.
-		level.SetLevel(zapcore.ErrorLevel)
+		// Shutting down makes the server log a burst of expected warnings and
+		// "context canceled" errors (pollers losing connections, system
+		// workers still starting up, ...). Unless debug/info logging was asked
+		// for, silence them: nobody is listening for this server any more.
+		level.SetLevel(zapcore.FatalLevel)
 	}
 
 	// The server is chatty while shutting down; stopping must not hang forever.

@@ -136,6 +136,8 @@ export async function ensureTemporal(opts: TemporalOptions, logger: Logger): Pro
     '--log-level',
     'warn',
   ];
+  // Shoal's dev server exits when its parent dies, so a killed `npm start` leaves no orphan.
+  if (exe.kind === 'shoal-dev') args.push('--exit-with-parent');
   if (!opts.ephemeral) {
     const dbDir = join(opts.dataDir, 'temporal');
     mkdirSync(dbDir, { recursive: true });
