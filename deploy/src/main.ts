@@ -77,6 +77,8 @@ try {
     '',
   ];
   process.stdout.write(lines.join('\n'));
+  // Run until a signal, even when every server was reused and nothing else holds the loop open.
+  setInterval(() => undefined, 3_600_000);
 } catch (err) {
   logger.fatal({ err: err instanceof Error ? { message: err.message } : err }, 'start-up failed');
   process.stderr.write(`\nshoal: ${(err as Error).message}\n`);

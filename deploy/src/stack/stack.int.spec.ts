@@ -115,6 +115,9 @@ describe('local stack', () => {
       ),
     );
     assert.match(out, /temporal\s+\S+\s+\(already running: reused\)/);
+    // It keeps running (with nothing of its own to run) until told to stop.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(child.exitCode, null, `npm start exited on its own:\n${out}`);
     child.kill('SIGINT');
     assert.equal(await exited, 0, out);
     // The reused servers are left running.
