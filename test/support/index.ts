@@ -5,3 +5,4 @@
 export * from './postgres.js';
 export * from './nats.js';
 export * from './env.js';
+export * from './pki.js';

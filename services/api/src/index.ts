@@ -1,0 +1,5 @@
+export * from './auth.js';
+export * from './rbac.js';
+export * from './errors.js';
+export * from './server.js';
+export { apiPackage, shoalClientConstructor, shoalService } from './grpc.js';
