@@ -18,6 +18,7 @@ export default tseslint.config(
       'test/bench/results/**',
       'scripts/**',
       'deploy/temporal-dev/**',
+      '**/bin/*.mjs',
     ],
   },
   js.configs.recommended,

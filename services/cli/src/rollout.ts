@@ -71,7 +71,7 @@ export const rolloutCommand: Command = {
           reason,
         });
         io.out(`rollout ${s.id} started for version ${s.version}\n`);
-        if (args.flags.has('watch')) await finish(await watch(api, s.id, io));
+        if (args.flags.has('watch')) finish(await watch(api, s.id, io));
         return;
       }
       case 'status': {
