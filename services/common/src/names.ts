@@ -33,10 +33,40 @@ export const Subjects = {
   clusterEvents(cluster: string): string {
     return `shoal.ev.${assertSubjectToken('cluster', cluster)}.>`;
   },
+  /**
+   * Reply subjects (JetStream publish acks) of one cluster's agent, set as its connection's
+   * inboxPrefix: the only subjects its NATS user may subscribe to (deploy/nats).
+   */
+  agentInbox(cluster: string): string {
+    return `_INBOX.agent.${assertSubjectToken('cluster', cluster)}`;
+  },
   deadLetterAll: 'shoal.dlq.>',
   deadLetter(reason: string): string {
     return `shoal.dlq.${assertSubjectToken('reason', reason)}`;
   },
+  /**
+   * xDS convergence query (request/reply, answered by every xDS replica for the nodes connected
+   * to it): "has every connected node of cluster C ACKed version V?".
+   */
+  xdsConvergence(cluster: string): string {
+    return `shoal.xds.convergence.${assertSubjectToken('cluster', cluster)}`;
+  },
+  xdsConvergenceAll: 'shoal.xds.convergence.*',
+  /** Data-plane stats of one node worker (per config version and service), for rollout gates. */
+  nodeStats(cluster: string, node: string): string {
+    return `shoal.stats.${assertSubjectToken('cluster', cluster)}.${assertSubjectToken('node', node)}`;
+  },
+  nodeStatsAll: 'shoal.stats.>',
+} as const;
+
+/** JetStream key-value and object-store buckets. */
+export const Buckets = {
+  /** xDS: cluster → {version, assignedAt, by}; every xDS replica watches it. */
+  xdsAssignments: 'SHOAL_XDS_ASSIGNMENTS',
+  /** xDS: cluster → newest published config version (for autoAssignNewest). */
+  xdsPublished: 'SHOAL_XDS_PUBLISHED',
+  /** xDS: object store of immutable config versions, object `<cluster>/<version>`. */
+  xdsConfig: 'SHOAL_XDS_CONFIG',
 } as const;
 
 export const Consumers = {

@@ -1,0 +1,7 @@
+export { startNode, type NodeConfig, type RunningNode } from './node.js';
+export * from './actors/index.js';
+export { HboneClient, type TunnelRequest } from './hbone/client.js';
+export { HboneListener, type InboundConnect } from './hbone/server.js';
+export type { CertSet, IdentityCert } from './hbone/identity.js';
+export { outboundAddress } from './ztunnel/addresses.js';
+export type { StatsReport } from './stats.js';

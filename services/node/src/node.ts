@@ -1,0 +1,172 @@
+import { CaClient } from '@shoal/ca';
+import { Spiffe, createLogger, type Logger } from '@shoal/common';
+import { TypeUrls } from '@shoal/proto';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { NodeAdmin } from './admin.js';
+import { Supervisor } from './actors/index.js';
+import { certManagerActor, type CertMsg } from './certs/actor.js';
+import type { CertSet } from './hbone/identity.js';
+import { buildL4State } from './l4/model.js';
+import { DataplaneStats } from './stats.js';
+import { statsReporterActor } from './stats-reporter.js';
+import { xdsClientActor, type XdsConfig, type XdsMsg } from './xds/client.js';
+import { localWorkloads, ztunnelActor, type ZtunnelMsg } from './ztunnel/actor.js';
+
+export interface NodeConfig {
+  readonly cluster: string;
+  readonly node: string;
+  readonly trustDomain: string;
+  /** The node's own loopback IP (admin port). */
+  readonly nodeIp: string;
+  readonly adminPort: number;
+  readonly hbonePort: number;
+  /** Second octet of this node's outbound listener addresses, 127.<octet>.x.y. */
+  readonly outboundOctet: number;
+  readonly caAddress: string;
+  readonly trustBundlePem: string;
+  readonly joinToken: string;
+  readonly xdsAddress: string;
+  readonly natsUrl?: string;
+  readonly statsIntervalMs: number;
+  readonly logger?: Logger;
+}
+
+export interface RunningNode {
+  readonly adminPort: number;
+  readonly supervisor: Supervisor;
+  dump(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * Start a node worker: a supervisor with the cert manager, ztunnel, xDS client and stats
+ * reporter actors, and the admin port. Actors talk by messages only; this function wires them.
+ */
+export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
+  const logger = (cfg.logger ?? createLogger({ service: 'node' })).child({
+    cluster: cfg.cluster,
+    node: cfg.node,
+  });
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: 'node', cluster: cfg.cluster, node: cfg.node });
+  collectDefaultMetrics({ register: registry });
+  const stats = new DataplaneStats(registry);
+  const escalated: string[] = [];
+  const sup = new Supervisor({
+    name: 'node',
+    logger,
+    registry,
+    onEscalate: (a) => escalated.push(a),
+  });
+  const nodeId = Spiffe.node(cfg.trustDomain, cfg.cluster, cfg.node);
+  let haveNodeCert = false;
+  let applied = false;
+
+  const ca = new CaClient({
+    address: cfg.caAddress,
+    trustDomain: cfg.trustDomain,
+    trustBundlePem: cfg.trustBundlePem,
+  });
+  const ztunnel = sup.spawn<ZtunnelMsg>(
+    'ztunnel',
+    ztunnelActor({
+      cluster: cfg.cluster,
+      node: cfg.node,
+      hbonePort: cfg.hbonePort,
+      outboundOctet: cfg.outboundOctet,
+      stats,
+    }),
+  );
+  const certs = sup.spawn<CertMsg>(
+    'cert-manager',
+    certManagerActor({
+      ca,
+      trustDomain: cfg.trustDomain,
+      cluster: cfg.cluster,
+      node: cfg.node,
+      joinToken: cfg.joinToken,
+      onCerts: (c: CertSet) => {
+        haveNodeCert = c.byIdentity.has(nodeId);
+      },
+    }),
+  );
+
+  const apply = async (candidate: XdsConfig, typeUrl: string, version: string) => {
+    if (typeUrl === TypeUrls.address || typeUrl === TypeUrls.authorization) {
+      const l4 = buildL4State(
+        mapValues(candidate.get(TypeUrls.address)),
+        mapValues(candidate.get(TypeUrls.authorization)),
+      );
+      await ztunnel.ask<void>((reply) => ({ kind: 'config', state: l4, reply }), 10_000);
+      const ids = localWorkloads(l4, cfg).map((w) => ({
+        namespace: w.namespace,
+        serviceAccount: w.serviceAccount,
+      }));
+      certs.tell({ kind: 'workloads', identities: ids });
+    }
+    // L7 (Listener/Route/Cluster/Endpoint) is for waypoints hosted here; none are wired yet, and
+    // Secrets are not used (certificates come from the CA): accept them.
+    stats.setVersion(version);
+    applied = true;
+  };
+  const xds = sup.spawn<XdsMsg>(
+    'xds-client',
+    xdsClientActor({
+      address: cfg.xdsAddress,
+      trustDomain: cfg.trustDomain,
+      cluster: cfg.cluster,
+      node: cfg.node,
+      nodeSpiffeId: nodeId,
+      apply,
+    }),
+  );
+  sup.spawn(
+    'stats-reporter',
+    statsReporterActor({
+      natsUrl: cfg.natsUrl,
+      cluster: cfg.cluster,
+      node: cfg.node,
+      intervalMs: cfg.statsIntervalMs,
+      stats,
+    }),
+  );
+  certs.tell({ kind: 'subscribe', ref: ztunnel });
+  certs.tell({ kind: 'subscribe', ref: xds });
+
+  const dump = async () => ({
+    node: nodeId,
+    xds: await xds.ask((reply) => ({ kind: 'dump', reply })).catch((e: Error) => e.message),
+    ztunnel: await ztunnel.ask((reply) => ({ kind: 'dump', reply })).catch((e: Error) => e.message),
+    actors: sup.status(),
+  });
+  const admin = new NodeAdmin({
+    host: cfg.nodeIp,
+    port: cfg.adminPort,
+    registry,
+    dump,
+    ready: () => {
+      if (escalated.length > 0)
+        return { ready: false, reason: `actors stopped: ${escalated.join(', ')}` };
+      if (!haveNodeCert) return { ready: false, reason: 'waiting for the node certificate' };
+      if (!applied) return { ready: false, reason: 'waiting for the first config' };
+      return { ready: true, reason: 'ready' };
+    },
+  });
+  await admin.start();
+  logger.info({ admin: `${cfg.nodeIp}:${admin.port}` }, 'node started');
+  return {
+    adminPort: admin.port,
+    supervisor: sup,
+    dump,
+    async close() {
+      await admin.close();
+      await sup.stopAll();
+    },
+  };
+}
+
+function mapValues(
+  m: ReadonlyMap<string, { value: Uint8Array }> | undefined,
+): Map<string, Uint8Array> {
+  return new Map([...(m ?? [])].map(([k, v]) => [k, v.value]));
+}

@@ -1,0 +1,196 @@
+/** Test helpers: node worker processes, workload config builders, echo servers, probes. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { join } from 'node:path';
+import { TypeUrls, encodeMessage } from '@shoal/proto';
+import { ipToBytes } from '../l4/model.js';
+
+const MAIN = join(import.meta.dirname, '..', 'main.ts');
+
+export interface NodeProcess {
+  readonly child: ChildProcess;
+  readonly adminUrl: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function spawnNode(
+  args: Record<string, string | number>,
+  env: Record<string, string> = {},
+): NodeProcess {
+  const argv = Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...argv], {
+    env: {
+      ...process.env,
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: process.env.NODE_LOG_LEVEL ?? 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return {
+    child,
+    adminUrl: `http://${args['node-ip']}:${args['admin-port']}`,
+    output: () => out,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface WorkloadSpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly ip: string;
+  readonly node: string;
+  readonly cluster: string;
+  readonly trustDomain: string;
+  /** "<ns>/<hostname>" → [servicePort, targetPort][] */
+  readonly services?: Record<string, [number, number][]>;
+  readonly waypointIp?: string;
+}
+
+export function workloadResource(w: WorkloadSpec): { name: string; value: Uint8Array } {
+  return {
+    name: `${w.cluster}/${w.namespace}/${w.name}`,
+    value: encodeMessage(TypeUrls.address, {
+      workload: {
+        uid: `${w.cluster}/${w.namespace}/${w.name}`,
+        name: w.name,
+        namespace: w.namespace,
+        addresses: [ipToBytes(w.ip)],
+        tunnelProtocol: 1,
+        trustDomain: w.trustDomain,
+        serviceAccount: w.serviceAccount,
+        identity: `spiffe://${w.trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`,
+        node: w.node,
+        clusterId: w.cluster,
+        services: Object.fromEntries(
+          Object.entries(w.services ?? {}).map(([k, ps]) => [
+            k,
+            { ports: ps.map(([s, t]) => ({ servicePort: s, targetPort: t })) },
+          ]),
+        ),
+        ...(w.waypointIp
+          ? { waypoint: { address: { address: ipToBytes(w.waypointIp) }, hboneMtlsPort: 15008 } }
+          : {}),
+      },
+    }),
+  };
+}
+
+export function serviceResource(s: {
+  namespace: string;
+  hostname: string;
+  vip: string;
+  ports: [number, number][];
+  waypointIp?: string;
+}) {
+  return {
+    name: `${s.namespace}/${s.hostname}`,
+    value: encodeMessage(TypeUrls.address, {
+      service: {
+        name: s.hostname.split('.')[0],
+        namespace: s.namespace,
+        hostname: s.hostname,
+        addresses: [{ network: '', address: ipToBytes(s.vip) }],
+        ports: s.ports.map(([p, t]) => ({ servicePort: p, targetPort: t })),
+        ...(s.waypointIp
+          ? { waypoint: { address: { address: ipToBytes(s.waypointIp) }, hboneMtlsPort: 15008 } }
+          : {}),
+      },
+    }),
+  };
+}
+
+export function allowPrincipals(namespace: string, name: string, principals: string[]) {
+  return {
+    name: `${namespace}/${name}`,
+    value: encodeMessage(TypeUrls.authorization, {
+      name,
+      namespace,
+      scope: 1,
+      action: 0,
+      groups: [{ rules: [{ matches: [{ principals: principals.map((p) => ({ exact: p })) }] }] }],
+    }),
+  };
+}
+
+/** A TCP server that answers every chunk with `${prefix}${chunk}`. */
+export async function echoServer(host: string, port: number, prefix: string): Promise<net.Server> {
+  const srv = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.on('data', (d) => s.write(prefix + d.toString()));
+    s.on('end', () => s.end());
+  });
+  await new Promise<void>((r) => srv.listen(port, host, () => r()));
+  return srv;
+}
+
+/** Connect from `localAddress` (a workload IP) and keep the socket open for more exchanges. */
+export async function openConn(
+  localAddress: string,
+  host: string,
+  port: number,
+): Promise<net.Socket> {
+  const s = net.connect({ host, port, localAddress });
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', () => resolve());
+    s.once('error', reject);
+  });
+  return s;
+}
+
+/** Send one line and wait for the answer, or '' when the connection closes first. */
+export function exchange(s: net.Socket, msg: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve) => {
+    let got = '';
+    const done = () => {
+      clearTimeout(t);
+      s.off('data', onData);
+      s.off('close', done);
+      resolve(got);
+    };
+    const onData = (d: Buffer) => {
+      got += d.toString();
+      if (got.endsWith(msg)) done();
+    };
+    const t = setTimeout(done, timeoutMs);
+    s.on('data', onData);
+    s.once('close', done);
+    s.write(msg);
+  });
+}
+
+export async function roundTrip(
+  localAddress: string,
+  host: string,
+  port: number,
+  msg: string,
+): Promise<string> {
+  let s: net.Socket;
+  try {
+    s = await openConn(localAddress, host, port);
+  } catch {
+    return '';
+  }
+  const r = await exchange(s, msg);
+  s.destroy();
+  return r;
+}
+
+export async function getJson(url: string): Promise<Record<string, unknown>> {
+  const r = await fetch(url);
+  return (await r.json()) as Record<string, unknown>;
+}

@@ -1,0 +1,48 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { PROTO_INCLUDE_DIRS } from '@shoal/proto';
+
+export interface AnyWire {
+  typeUrl: string;
+  value: Buffer;
+}
+export interface DeltaResponse {
+  systemVersionInfo?: string;
+  resources?: { name: string; version: string; resource?: AnyWire }[];
+  removedResources?: string[];
+  typeUrl: string;
+  nonce: string;
+}
+export interface DeltaRequest {
+  node?: { id: string; cluster: string };
+  typeUrl: string;
+  resourceNamesSubscribe?: string[];
+  initialResourceVersions?: Record<string, string>;
+  responseNonce?: string;
+  errorDetail?: { code: number; message: string };
+}
+
+let cached: grpc.ServiceClientConstructor | undefined;
+
+/** envoy.service.discovery.v3.AggregatedDiscoveryService, loaded from the Envoy protos. */
+export function adsService(): grpc.ServiceClientConstructor {
+  if (cached) return cached;
+  const def = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
+    includeDirs: [...PROTO_INCLUDE_DIRS],
+    keepCase: false,
+    longs: String,
+    enums: String,
+    defaults: false,
+    oneofs: true,
+  });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    envoy: {
+      service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } };
+    };
+  };
+  cached = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
+  return cached;
+}
+
+/** google.rpc.Code INVALID_ARGUMENT, the code Envoy puts in a NACK's error_detail. */
+export const INVALID_ARGUMENT = 3;
