@@ -143,12 +143,16 @@ export function decodeMessage(typeUrl: string, bytes: Uint8Array): Record<string
   }) as Record<string, unknown>;
 }
 
-/** A google.protobuf.Any as protobufjs wants it inside another message. */
+/**
+ * A google.protobuf.Any as protobufjs wants it inside another message. protobufjs's built-in
+ * Any keeps the proto field name `type_url` (it is not camel-cased like loaded files), so a
+ * `typeUrl` key would be dropped silently.
+ */
 export function toAny(
   typeUrl: string,
   obj: Record<string, unknown>,
-): { typeUrl: string; value: Uint8Array } {
-  return { typeUrl, value: encodeMessage(typeUrl, obj) };
+): { type_url: string; value: Uint8Array } {
+  return { type_url: typeUrl, value: encodeMessage(typeUrl, obj) };
 }
 
 /**

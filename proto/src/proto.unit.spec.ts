@@ -18,9 +18,14 @@ describe('proto: Envoy v3 types from @grpc/grpc-js-xds', () => {
     const back = decodeMessage(TypeUrls.listener, bytes) as {
       name: string;
       address: { socketAddress: { portValue: number } };
+      filterChains: { filters: { typedConfig: { type_url: string; value: Uint8Array } }[] }[];
     };
     assert.equal(back.name, 'ingress-80');
     assert.equal(back.address.socketAddress.portValue, 80);
+    const typed = back.filterChains[0]!.filters[0]!.typedConfig;
+    assert.equal(typed.type_url, hcm.type_url, 'the typed config keeps its type URL');
+    const inner = decodeMessage(typed.type_url, typed.value) as { statPrefix: string };
+    assert.equal(inner.statPrefix, 'ingress');
   });
 
   it('rejects a field of the wrong type with the type name in the message', () => {
