@@ -360,6 +360,8 @@ export interface JwtProvider {
   readonly issuer?: string;
   readonly audiences?: readonly string[];
   readonly remoteJWKS?: { readonly uri: string };
+  /** A JWKS given inline (Envoy Gateway's `localJWKS` with `type: Inline`), for offline sites. */
+  readonly localJWKS?: { readonly type?: 'Inline'; readonly inline: string };
   readonly claimToHeaders?: readonly { readonly header: string; readonly claim: string }[];
 }
 export type SecurityPolicy = Obj<

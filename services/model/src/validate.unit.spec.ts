@@ -27,6 +27,13 @@ describe('model validation: every error path names field and reason', () => {
     ],
     ['missing metadata', 'apiVersion: v1\nkind: Service\nspec: {}', /^metadata: is required/],
     [
+      'inline JWKS that is not a key set',
+      'apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: p}\nspec:\n' +
+        '  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}]\n' +
+        '  jwt: {providers: [{name: a, localJWKS: {type: Inline, inline: \'{"k": 1}\'}}]}',
+      /spec\.jwt\.providers\[0\]\.localJWKS\.inline: must be a JWKS document/,
+    ],
+    [
       'bad name',
       'apiVersion: v1\nkind: Service\nmetadata: {name: Bad_Name}\nspec: {}',
       /metadata.name: "Bad_Name" is not a valid name/,

@@ -310,13 +310,18 @@ function jwtConfig(policies: readonly IRSecurity[]): Obj {
     const names = s.jwtProviders.map((p) => `${s.policy}/${p.name}`);
     s.jwtProviders.forEach((p, i) => {
       const uri = p.remoteJWKS?.uri ?? '';
+      const keys = p.localJWKS?.inline
+        ? { localJwks: { inlineString: p.localJWKS.inline } }
+        : {
+            remoteJwks: {
+              httpUri: { uri, cluster: jwksCluster(uri), timeout: duration(5000) },
+              cacheDuration: duration(300_000),
+            },
+          };
       providers[names[i]!] = {
         ...(p.issuer ? { issuer: p.issuer } : {}),
         ...(p.audiences ? { audiences: [...p.audiences] } : {}),
-        remoteJwks: {
-          httpUri: { uri, cluster: jwksCluster(uri), timeout: duration(5000) },
-          cacheDuration: duration(300_000),
-        },
+        ...keys,
         forward: true,
         payloadInMetadata: p.name,
         ...(p.claimToHeaders

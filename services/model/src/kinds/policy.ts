@@ -193,7 +193,25 @@ const jwtProvider = obj({
     },
     { open: true },
   ),
-  localJWKS: any,
+  localJWKS: obj({
+    type: str({
+      check: check<string>((v, p, r) => {
+        if (v !== 'Inline') r(p, `"${v}": only Inline is supported`);
+      }),
+    }),
+    inline: req(
+      str({
+        check: check<string>((v, p, r) => {
+          try {
+            const keys = (JSON.parse(v) as { keys?: unknown }).keys;
+            if (!Array.isArray(keys)) r(p, 'must be a JWKS document: {"keys": [...]}');
+          } catch {
+            r(p, 'must be a JSON Web Key Set (JSON)');
+          }
+        }),
+      }),
+    ),
+  }),
   claimToHeaders: arr(obj({ header: req(str()), claim: req(str()) })),
   extractFrom: any,
   recomputeRoute: bool,
