@@ -152,7 +152,7 @@ describe('HBONE between two node processes (e2e)', () => {
       await waitFor(
         'node ready',
         async () => (await fetch(`${n.adminUrl}/ready`).catch(() => undefined))?.status === 200,
-        { timeoutMs: 20_000 },
+        { timeoutMs: 45_000 },
       );
     }
     await waitFor('tunnel up', async () => (await roundTrip(client.ip, out, 80, 'x')) === 'v1:x', {

@@ -6,10 +6,14 @@ import { NodeAdmin } from './admin.js';
 import { Supervisor } from './actors/index.js';
 import { certManagerActor, type CertMsg } from './certs/actor.js';
 import type { CertSet } from './hbone/identity.js';
-import { buildL4State } from './l4/model.js';
+import { EMPTY_L4, buildL4State, type L4State } from './l4/model.js';
 import { DataplaneStats } from './stats.js';
 import { statsReporterActor } from './stats-reporter.js';
 import { xdsClientActor, type XdsConfig, type XdsMsg } from './xds/client.js';
+import { compileL7 } from './waypoint/compile.js';
+import { hostedWaypoints, waypointView } from './waypoint/hosting.js';
+import { EMPTY_L7, type L7Snapshot } from './waypoint/model.js';
+import { WaypointHost } from './waypoint/host.js';
 import { localWorkloads, ztunnelActor, type ZtunnelMsg } from './ztunnel/actor.js';
 
 export interface NodeConfig {
@@ -61,6 +65,14 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const nodeId = Spiffe.node(cfg.trustDomain, cfg.cluster, cfg.node);
   let haveNodeCert = false;
   let applied = false;
+  let latestCerts: CertSet | undefined;
+  let l4State: L4State = EMPTY_L4;
+  let l7State: L7Snapshot = EMPTY_L7;
+  const waypoints = new WaypointHost(sup, {
+    hbonePort: cfg.hbonePort,
+    stats,
+    certs: () => latestCerts,
+  });
 
   const ca = new CaClient({
     address: cfg.caAddress,
@@ -87,16 +99,31 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       joinToken: cfg.joinToken,
       onCerts: (c: CertSet) => {
         haveNodeCert = c.byIdentity.has(nodeId);
+        latestCerts = c;
+        waypoints.certs(c);
       },
     }),
   );
 
+  // Validate everything first (pure compiles that throw ConfigRejectedError → NACK), then hand
+  // the result to the ztunnel and waypoint actors; a failure anywhere keeps the old config.
   const apply = async (candidate: XdsConfig, typeUrl: string, version: string) => {
-    if (typeUrl === TypeUrls.address || typeUrl === TypeUrls.authorization) {
-      const l4 = buildL4State(
-        mapValues(candidate.get(TypeUrls.address)),
-        mapValues(candidate.get(TypeUrls.authorization)),
-      );
+    const l4Changed = typeUrl === TypeUrls.address || typeUrl === TypeUrls.authorization;
+    const l4 = l4Changed
+      ? buildL4State(
+          mapValues(candidate.get(TypeUrls.address)),
+          mapValues(candidate.get(TypeUrls.authorization)),
+        )
+      : l4State;
+    const l7 = L7_TYPES.has(typeUrl)
+      ? compileL7({
+          listeners: mapValues(candidate.get(TypeUrls.listener)),
+          routes: mapValues(candidate.get(TypeUrls.route)),
+          clusters: mapValues(candidate.get(TypeUrls.cluster)),
+          endpoints: mapValues(candidate.get(TypeUrls.endpoint)),
+        })
+      : l7State;
+    if (l4Changed) {
       await ztunnel.ask<void>((reply) => ({ kind: 'config', state: l4, reply }), 10_000);
       const ids = localWorkloads(l4, cfg).map((w) => ({
         namespace: w.namespace,
@@ -104,8 +131,13 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       }));
       certs.tell({ kind: 'workloads', identities: ids });
     }
-    // L7 (Listener/Route/Cluster/Endpoint) is for waypoints hosted here; none are wired yet, and
-    // Secrets are not used (certificates come from the CA): accept them.
+    const hosted = hostedWaypoints(l4, cfg);
+    await waypoints.reconcile(
+      hosted.map((wp) => ({ wp, view: waypointView(wp, l7, l4, version) })),
+    );
+    l4State = l4;
+    l7State = l7;
+    // Secrets are not used by the data plane (certificates come from the CA): accepted as is.
     stats.setVersion(version);
     applied = true;
   };
@@ -137,6 +169,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     node: nodeId,
     xds: await xds.ask((reply) => ({ kind: 'dump', reply })).catch((e: Error) => e.message),
     ztunnel: await ztunnel.ask((reply) => ({ kind: 'dump', reply })).catch((e: Error) => e.message),
+    waypoints: await waypoints.dump(),
     actors: sup.status(),
   });
   const admin = new NodeAdmin({
@@ -164,6 +197,13 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     },
   };
 }
+
+const L7_TYPES: ReadonlySet<string> = new Set([
+  TypeUrls.listener,
+  TypeUrls.route,
+  TypeUrls.cluster,
+  TypeUrls.endpoint,
+]);
 
 function mapValues(
   m: ReadonlyMap<string, { value: Uint8Array }> | undefined,

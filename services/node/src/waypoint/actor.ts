@@ -1,0 +1,171 @@
+/**
+ * One waypoint hosted on this node (the "sandwich"): HBONE in on <waypoint ip>:15008 with the
+ * waypoint's own SPIFFE certificate, the tunnelled bytes served as HTTP/1.1 or HTTP/2 (h2c,
+ * gRPC), L7 policy applied, and each request re-encapsulated in HBONE to the chosen endpoint's
+ * node with the waypoint's identity (destinations accept only their waypoint).
+ */
+import http from 'node:http';
+import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Actor, ActorContext, Reply } from '../actors/index.js';
+import { HboneClient } from '../hbone/client.js';
+import type { CertSet } from '../hbone/identity.js';
+import { HboneListener, type InboundConnect } from '../hbone/server.js';
+import type { DataplaneStats } from '../stats.js';
+import { sourceIp } from '../ztunnel/inbound.js';
+import { RateLimiter } from './filters.js';
+import { handleRequest, type ConnInfo, type WaypointView } from './proxy.js';
+import { Upstreams, socketLike } from './upstream.js';
+
+export type WaypointMsg =
+  | { readonly kind: 'config'; readonly view: WaypointView; readonly reply: Reply<void> }
+  | { readonly kind: 'certs'; readonly certs: CertSet }
+  | { readonly kind: 'dump'; readonly reply: Reply<WaypointDump> };
+
+export interface WaypointDump {
+  readonly workload: string;
+  readonly address: string;
+  readonly identity: string;
+  readonly listening: boolean;
+  readonly version: string;
+  readonly listener?: string;
+  readonly routes?: string;
+  readonly virtualHosts: number;
+}
+
+export interface WaypointOptions {
+  readonly uid: string;
+  readonly ip: string;
+  readonly identity: string;
+  readonly hbonePort: number;
+  readonly stats: DataplaneStats;
+  /** The latest view and certificates (a restarted incarnation starts from them). */
+  readonly latest: () => { view: WaypointView; certs: CertSet };
+}
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+function isH2(chunk: Buffer): boolean {
+  const n = Math.min(chunk.length, H2_PREFACE.length);
+  return chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+}
+
+export function waypointActor(opts: WaypointOptions) {
+  return (ctx: ActorContext<WaypointMsg>): Actor<WaypointMsg> => {
+    let { view, certs } = opts.latest();
+    let listener: HboneListener | undefined;
+    const client = new HboneClient(ctx.logger);
+    const upstreams = new Upstreams({
+      client,
+      logger: ctx.logger,
+      source: () => {
+        const cert = certs.byIdentity.get(opts.identity);
+        return cert ? { cert, trustBundlePem: certs.trustBundlePem } : undefined;
+      },
+    });
+    const deps = {
+      view: () => view,
+      upstreams,
+      limiter: new RateLimiter(),
+      stats: opts.stats,
+      logger: ctx.logger,
+    };
+    // Which tunnel a request came through: h1 requests carry the tunnel as req.socket, h2
+    // requests their session (bound while the 'connection' event is being emitted).
+    const byTunnel = new WeakMap<object, ConnInfo>();
+    let binding: ConnInfo | undefined;
+    const h1 = http.createServer((req, res) => {
+      const c = byTunnel.get(req.socket);
+      if (c) handleRequest(deps, c, req, res, false);
+      else res.destroy();
+    });
+    h1.keepAliveTimeout = 60_000;
+    const h2 = http2.createServer({ settings: { enablePush: false } }, (req, res) => {
+      const c = byTunnel.get(req.stream.session as object);
+      if (c) handleRequest(deps, c, req, res, true);
+      else res.destroy();
+    });
+    h2.on('session', (s: ServerHttp2Session) => {
+      if (binding) byTunnel.set(s, binding);
+      s.on('error', () => undefined);
+    });
+    for (const s of [h1, h2]) s.on('clientError', () => undefined);
+
+    const onConnect = (req: InboundConnect, stream: ServerHttp2Stream) => {
+      const conn: ConnInfo = { peer: req.peer, sourceIp: sourceIp(req), authority: req.authority };
+      stream.respond({ ':status': 200 });
+      opts.stats.connection('waypoint', req.authority, 'ok');
+      stream.once('data', (chunk: Buffer) => {
+        stream.pause();
+        stream.unshift(chunk);
+        byTunnel.set(stream, conn);
+        binding = conn;
+        try {
+          if (isH2(chunk)) h2.emit('connection', stream);
+          else h1.emit('connection', socketLike(stream));
+        } finally {
+          binding = undefined;
+        }
+        stream.resume();
+      });
+    };
+
+    async function ensureListener(): Promise<void> {
+      const cert = certs.byIdentity.get(opts.identity);
+      if (!cert) return; // started when the cert manager delivers the waypoint's certificate
+      if (listener) return listener.updateCert(cert, certs.trustBundlePem);
+      const l = new HboneListener(
+        { host: opts.ip, port: opts.hbonePort, logger: ctx.logger, onConnect },
+        cert,
+        certs.trustBundlePem,
+      );
+      await l.start();
+      listener = l;
+      ctx.logger.info(
+        { address: `${opts.ip}:${opts.hbonePort}`, identity: opts.identity },
+        'waypoint listening',
+      );
+    }
+
+    // A restarted incarnation already has certificates: listen again without waiting.
+    ctx.self.tell({ kind: 'certs', certs });
+
+    return {
+      async receive(msg) {
+        switch (msg.kind) {
+          case 'config':
+            // Requests in flight keep the view they started with; new ones get this one.
+            view = msg.view;
+            msg.reply.resolve();
+            return;
+          case 'certs': {
+            const old = certs.byIdentity.get(opts.identity);
+            certs = msg.certs;
+            const cur = certs.byIdentity.get(opts.identity);
+            if (old && cur && old.generation !== cur.generation)
+              client.rotate(opts.identity, cur.generation);
+            await ensureListener();
+            return;
+          }
+          case 'dump':
+            msg.reply.resolve({
+              workload: opts.uid,
+              address: `${opts.ip}:${opts.hbonePort}`,
+              identity: opts.identity,
+              listening: listener !== undefined,
+              version: view.version,
+              ...(view.listener ? { listener: view.listener.name } : {}),
+              ...(view.routes ? { routes: view.routes.name } : {}),
+              virtualHosts: view.routes?.virtualHosts.length ?? 0,
+            });
+            return;
+        }
+      },
+      async stop() {
+        await listener?.close(5000);
+        listener = undefined;
+        upstreams.close();
+        client.close();
+      },
+    };
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * One HTTP request through the waypoint: pick the virtual host and route from the config in
+ * force when the request started (a push never changes an in-flight request), run the filter
+ * chain, then answer locally (redirect, direct response) or forward to a weighted cluster's
+ * endpoint with retries, per-try and overall timeouts, header and URL rewrites and mirroring.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Logger } from '@shoal/common';
+import type { L4State } from '../l4/model.js';
+import type { DataplaneStats } from '../stats.js';
+import { runFilters, type FilterContext, type RateLimiter } from './filters.js';
+import {
+  clusterEndpoints,
+  type L7Listener,
+  type L7Snapshot,
+  type RouteAction,
+  type RouteTable,
+  type VirtualHost,
+} from './model.js';
+import {
+  applyHeaderMods,
+  pickCluster,
+  redirectLocation,
+  retriable,
+  rewritePath,
+  selectRoute,
+  selectVirtualHost,
+  type Headers,
+  type RequestView,
+} from './router.js';
+import { UpstreamFailure, type UpstreamResponse, type Upstreams } from './upstream.js';
+
+/** The config a request runs against: captured once at its start. */
+export interface WaypointView {
+  readonly version: string;
+  readonly l7: L7Snapshot;
+  readonly l4: L4State;
+  readonly listener?: L7Listener;
+  readonly routes?: RouteTable;
+}
+
+export interface ConnInfo {
+  readonly peer: string;
+  readonly sourceIp: string;
+  /** The CONNECT :authority: the service address the client dialled. */
+  readonly authority: string;
+}
+
+export interface ProxyDeps {
+  readonly view: () => WaypointView;
+  readonly upstreams: Upstreams;
+  readonly limiter: RateLimiter;
+  readonly stats: DataplaneStats;
+  readonly logger: Logger;
+}
+
+type Req = IncomingMessage | Http2ServerRequest;
+type Res = ServerResponse | Http2ServerResponse;
+type Forward = Extract<RouteAction, { kind: 'route' }>;
+
+const HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'http2-settings',
+]);
+const MAX_BUFFERED = 4 * 1024 * 1024;
+const rr = new Map<string, number>();
+
+function forwardable(h: Headers): Headers {
+  const out: Headers = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (k.startsWith(':') || HOP.has(k) || v === undefined) continue;
+    if (k === 'te' && v !== 'trailers') continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** The stats key of a virtual host: `ns/host` of its `<name>.<ns>.svc.<domain>` domain, as the
+ * L4 stats key services; else its name. */
+function serviceOf(vh: VirtualHost): string {
+  const host = vh.domains.find((d) => /^[^.:]+\.[^.:]+\.svc\.[^:]+$/.test(d));
+  return host ? `${host.split('.')[1]}/${host}` : vh.name;
+}
+
+function readBody(req: Req): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > MAX_BUFFERED) req.destroy(new Error('request body over 4 MiB cannot be retried'));
+      else chunks.push(c);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+function reply(res: Res, status: number, headers: Headers, body: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  (res as ServerResponse).writeHead(status, { ...headers, 'content-type': 'text/plain' });
+  res.end(body);
+}
+
+export function handleRequest(
+  deps: ProxyDeps,
+  conn: ConnInfo,
+  req: Req,
+  res: Res,
+  h2: boolean,
+): void {
+  const t0 = performance.now();
+  const view = deps.view();
+  let service = conn.authority;
+  res.once('finish', () => deps.stats.request(service, res.statusCode, performance.now() - t0));
+  res.once('close', () => {
+    if (!res.writableFinished) deps.stats.connection('waypoint', service, 'reset');
+  });
+  req.on('error', () => undefined);
+  const url = req.url ?? '/';
+  const qi = url.indexOf('?');
+  const path = qi < 0 ? url : url.slice(0, qi);
+  const search = qi < 0 ? '' : url.slice(qi);
+  const headers = req.headers as Headers;
+  const host = String((h2 ? headers[':authority'] : headers.host) ?? conn.authority);
+  const rv: RequestView = {
+    method: req.method ?? 'GET',
+    path,
+    query: new URLSearchParams(search),
+    headers,
+  };
+  if (!view.listener || !view.routes)
+    return reply(res, 503, {}, 'no L7 config for this waypoint yet\n');
+  const vh = selectVirtualHost(view.routes, [conn.authority, host]);
+  if (!vh) return reply(res, 404, {}, `no virtual host for ${conn.authority}\n`);
+  service = serviceOf(vh);
+  const route = selectRoute(vh, rv);
+  if (!route) return reply(res, 404, {}, 'no route matched\n');
+  const [dIp, dPort] = [
+    conn.authority.replace(/:\d+$/, ''),
+    Number(/:(\d+)$/.exec(conn.authority)?.[1] ?? 0),
+  ];
+  const ctx: FilterContext = {
+    req: rv,
+    peer: conn.peer,
+    sourceIp: conn.sourceIp,
+    destinationIp: dIp,
+    destinationPort: dPort,
+    upstreamHeaders: forwardable(headers),
+    responseHeaders: {},
+    metadata: new Map(),
+  };
+  const a = route.action;
+  const listener = view.listener;
+  runFilters(listener.name, listener.filters, route, vh, ctx, deps.limiter).then(
+    (local) => {
+      if (local)
+        return reply(
+          res,
+          local.status,
+          { ...ctx.responseHeaders, ...local.headers },
+          `${local.body}\n`,
+        );
+      if (a.kind === 'redirect') {
+        const location = redirectLocation(a, route.match, { scheme: 'http', host, path, search });
+        return reply(res, a.status, { ...ctx.responseHeaders, location }, '');
+      }
+      if (a.kind === 'direct') return reply(res, a.status, ctx.responseHeaders, a.body);
+      applyHeaderMods(ctx.upstreamHeaders, vh.requestHeaders);
+      applyHeaderMods(ctx.upstreamHeaders, route.requestHeaders);
+      const respond = (u: UpstreamResponse) => {
+        const out = forwardable(u.headers);
+        applyHeaderMods(out, vh.responseHeaders);
+        applyHeaderMods(out, route.responseHeaders);
+        Object.assign(out, ctx.responseHeaders);
+        (res as ServerResponse).writeHead(u.status, out as Record<string, string>);
+        u.body.on('error', () => res.destroy());
+        res.once('close', () => {
+          if (!res.writableFinished) u.abort();
+        });
+        u.body.pipe(res as ServerResponse, { end: false });
+        u.body.once('end', () => {
+          const t = u.trailers();
+          if (t && h2)
+            (res as Http2ServerResponse).addTrailers(forwardable(t) as Record<string, string>);
+          res.end();
+        });
+      };
+      return forward(deps, view, a, req, h2, {
+        method: rv.method,
+        path: rewritePath(a, route.match, path, search),
+        authority: a.hostRewrite ?? host,
+        headers: ctx.upstreamHeaders,
+      }).then(respond, (err: Error) => {
+        const kind = err instanceof UpstreamFailure ? err.kind : 'reset';
+        deps.logger.debug({ route: route.name, err: err.message }, 'upstream request failed');
+        reply(
+          res,
+          kind === 'timeout' ? 504 : 503,
+          {},
+          kind === 'timeout'
+            ? 'upstream request timeout\n'
+            : `upstream connect error or disconnect/reset before headers: ${err.message}\n`,
+        );
+      });
+    },
+    (err: Error) => reply(res, 500, {}, `filter error: ${err.message}\n`),
+  );
+}
+
+function endpointFor(view: WaypointView, cluster: string) {
+  const eps = clusterEndpoints(view.l7, cluster);
+  if (eps.length === 0) return undefined;
+  const i = rr.get(cluster) ?? 0;
+  rr.set(cluster, i + 1);
+  const ep = eps[i % eps.length]!;
+  const w = view.l4.workloadsByIp.get(ep.ip);
+  return { ip: ep.ip, port: ep.port, ...(w?.hbone ? { identity: w.identity } : {}) };
+}
+
+async function forward(
+  deps: ProxyDeps,
+  view: WaypointView,
+  a: Forward,
+  req: Req,
+  h2: boolean,
+  up: { method: string; path: string; authority: string; headers: Headers },
+): Promise<UpstreamResponse> {
+  const buffered = a.retry !== undefined || a.mirrors.length > 0;
+  const body = buffered ? await readBody(req) : req;
+  for (const m of a.mirrors) {
+    const ep = Math.random() < m.fraction ? endpointFor(view, m.cluster) : undefined;
+    if (!ep) continue;
+    const shadow = { ...up, authority: `${up.authority.replace(/:\d+$/, '')}-shadow`, body };
+    deps.upstreams.send(ep, h2, shadow, a.timeoutMs).then(
+      (r) => r.body.resume(),
+      () => undefined,
+    );
+  }
+  const deadline = performance.now() + a.timeoutMs;
+  const cluster = pickCluster(a, Math.random());
+  const tries = 1 + (a.retry?.numRetries ?? 0);
+  let last: Error = new UpstreamFailure('connect', `no healthy upstream in ${cluster}`);
+  for (let i = 0; i < tries; i++) {
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) throw new UpstreamFailure('timeout', `route timeout ${a.timeoutMs} ms`);
+    const ep = endpointFor(view, cluster);
+    if (!ep) throw last;
+    const perTry = a.retry?.perTryTimeoutMs
+      ? Math.min(a.retry.perTryTimeoutMs, remaining)
+      : remaining;
+    const more = i + 1 < tries;
+    try {
+      const r = await deps.upstreams.send(ep, h2, { ...up, body }, perTry);
+      if (!more || !a.retry || !retriable(a.retry.on, a.retry.statusCodes, { status: r.status }))
+        return r;
+      r.body.resume();
+      last = new UpstreamFailure('reset', `upstream answered ${r.status}`);
+    } catch (err) {
+      if (!(err instanceof UpstreamFailure)) throw err;
+      last = err;
+      if (!more || !a.retry || !retriable(a.retry.on, a.retry.statusCodes, { failure: err.kind }))
+        throw err;
+    }
+    await new Promise((r) =>
+      setTimeout(r, Math.min((a.retry?.backoffMs ?? 25) * 2 ** i * Math.random(), 1000)),
+    );
+  }
+  throw last;
+}

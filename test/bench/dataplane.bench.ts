@@ -1,0 +1,597 @@
+/**
+ * `npm run bench -- dataplane`: the node data plane on loopback, every proxy its own process.
+ *
+ * - hbone_gbps: client → node a (ztunnel outbound) → HBONE → node b (inbound) → sink.
+ *   Baselines, same run, same topology: tls_tunnel_gbps (two Node relay processes, mutual TLS,
+ *   no HTTP/2), go_hbone_gbps (Istio's Go HBONE forward + server), direct_tcp_gbps.
+ * - hbone_added_p99_ms: p99 of 1 KiB echoes at 1,000/s through both ztunnels minus direct.
+ * - ztunnel_vcpu_per_1k_rps / ztunnel_rss_mb: the busier ztunnel process during that run.
+ * - waypoint_rps_1000_routes / waypoint_p99_ms_1000_routes: HTTP through a waypoint with 1,000
+ *   routes (client → node a → waypoint on node b → destination): max rps, p99 at 2,000 rps.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  CaServer,
+  CertificateAuthority,
+  InMemoryJoinTokens,
+  InMemoryWorkloadRegistry,
+  createCsr,
+  generateKeyPair,
+} from '@shoal/ca';
+import { freePort, silentLogger, waitFor } from '@shoal/common';
+import { outboundAddress } from '@shoal/node';
+import { TypeUrls } from '@shoal/proto';
+import { FakeAdsServer } from '../../services/node/src/testing/fake-ads-server.js';
+import {
+  serviceResource,
+  spawnNode,
+  workloadResource,
+  type WorkloadSpec,
+} from '../../services/node/src/testing/fixtures.js';
+import {
+  assignment,
+  edsCluster,
+  route,
+  routeConfig,
+  waypointListener,
+} from '../../services/node/src/testing/l7-fixtures.js';
+
+const TARGETS = { tlsRatio: 0.6, goRatio: 0.8, addedP99Ms: 0.5, vcpu: 0.12, rssMb: 60, wpP99Ms: 5 };
+const BULK_BYTES = 512 * 1024 * 1024;
+const TD = 'bench.local';
+const C = 'c1';
+const NS = 'bench';
+const SINK = `sink.${NS}.svc.cluster.local`;
+const WEB = `web.${NS}.svc.cluster.local`;
+const WP_IP = '127.0.24.50';
+const w = (
+  name: string,
+  ip: string,
+  node: string,
+  extra: Partial<WorkloadSpec> = {},
+): WorkloadSpec => ({
+  name,
+  namespace: NS,
+  serviceAccount: name,
+  ip,
+  node,
+  cluster: C,
+  trustDomain: TD,
+  ...extra,
+});
+const client = w('client', '127.0.24.1', 'a');
+const sink = w('sink', '127.0.24.2', 'b', {
+  services: {
+    [`${NS}/${SINK}`]: [
+      [9000, 9000],
+      [9001, 9001],
+    ],
+  },
+});
+const web = w('web-1', '127.0.24.3', 'b', {
+  services: { [`${NS}/${WEB}`]: [[80, 8080]] },
+  waypointIp: WP_IP,
+});
+const waypoint = w('waypoint-1', WP_IP, 'b', {
+  serviceAccount: 'waypoint',
+  services: { [`${NS}/waypoint.${NS}.svc.cluster.local`]: [[15008, 15008]] },
+});
+const log = (m: string) => process.stdout.write(`${m}\n`);
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+function pctl(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+/** Push `bytes` from `from` into host:port; resolves with Gbit/s once the sink has them all. */
+async function bulk(
+  host: string,
+  port: number,
+  sinkCount: () => number,
+  from?: string,
+): Promise<number> {
+  const start = sinkCount();
+  const s = net.connect({ host, port, ...(from ? { localAddress: from } : {}) });
+  await new Promise<void>((res, rej) => s.once('connect', res).once('error', rej));
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  const t0 = performance.now();
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      while (sent < BULK_BYTES) {
+        sent += chunk.length;
+        if (!s.write(chunk)) return void s.once('drain', pump);
+      }
+      resolve();
+    };
+    pump();
+  });
+  await waitFor('sink drained', async () => sinkCount() - start >= BULK_BYTES, {
+    timeoutMs: 120_000,
+    intervalMs: 2,
+  });
+  const secs = (performance.now() - t0) / 1000;
+  s.destroy();
+  return (BULK_BYTES * 8) / secs / 1e9;
+}
+
+/** 1 KiB echoes at `rps` over 10 persistent connections for `secs`; latencies in ms. */
+async function echoLoad(
+  host: string,
+  port: number,
+  rps: number,
+  secs: number,
+  from?: string,
+): Promise<number[]> {
+  const conns = await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      const s = net.connect({ host, port, ...(from ? { localAddress: from } : {}) });
+      s.setNoDelay(true);
+      await new Promise<void>((res, rej) => s.once('connect', res).once('error', rej));
+      return s;
+    }),
+  );
+  const payload = Buffer.alloc(1024, 1);
+  const lat: number[] = [];
+  const total = rps * secs;
+  await Promise.all(
+    conns.map(async (s, ci) => {
+      const queue: (() => void)[] = [];
+      let got = 0;
+      s.on('data', (d: Buffer) => {
+        got += d.length;
+        while (got >= 1024) {
+          got -= 1024;
+          queue.shift()?.();
+        }
+      });
+      const t0 = performance.now();
+      const mine = Math.floor(total / conns.length);
+      const pending: Promise<void>[] = [];
+      for (let i = 0; i < mine; i++) {
+        const at = t0 + ((i * conns.length + ci) * 1000) / rps;
+        const wait = at - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        pending.push(
+          new Promise<void>((done) => queue.push(() => (lat.push(performance.now() - at), done()))),
+        );
+        s.write(payload);
+      }
+      await Promise.all(pending);
+      s.destroy();
+    }),
+  );
+  return lat;
+}
+
+function procStat(pid: number): { cpuSecs: number; rssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return { cpuSecs: ticks / 100, rssMb: Number(rss) / 1024 };
+}
+
+/** Keep-alive HTTP GETs; closed loop with `concurrency`, or paced at `rps` when given. */
+async function httpLoad(
+  url: { host: string; port: number; hostHeader: string },
+  secs: number,
+  opts: { concurrency: number; rps?: number; from?: string; warmupSecs?: number },
+) {
+  const agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: opts.concurrency,
+    ...(opts.from ? { localAddress: opts.from } : {}),
+  } as http.AgentOptions);
+  const lat: number[] = [];
+  const warm: number[] = [];
+  let errors = 0;
+  const get = (path: string, at: number) =>
+    new Promise<void>((resolve) => {
+      http
+        .get(
+          { host: url.host, port: url.port, path, agent, headers: { host: url.hostHeader } },
+          (res) => {
+            res.resume();
+            res.once('end', () => {
+              if (res.statusCode !== 200) errors++;
+              (at - t0 < (opts.warmupSecs ?? 0) * 1000 ? warm : lat).push(performance.now() - at);
+              resolve();
+            });
+          },
+        )
+        .once('error', () => (errors++, resolve()));
+    });
+  const t0 = performance.now();
+  const end = t0 + secs * 1000;
+  let n = 0;
+  if (opts.rps) {
+    const pending: Promise<void>[] = [];
+    for (let i = 0; ; i++) {
+      const at = t0 + (i * 1000) / opts.rps;
+      if (at >= end) break;
+      const wait = at - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      pending.push(get(`/r${(i * 7919) % 1000}/x`, at));
+      n++;
+    }
+    await Promise.all(pending);
+  } else {
+    await Promise.all(
+      Array.from({ length: opts.concurrency }, async (_, c) => {
+        for (let i = c; performance.now() < end; i += opts.concurrency) {
+          await get(`/r${(i * 7919) % 1000}/x`, performance.now());
+          n++;
+        }
+      }),
+    );
+  }
+  agent.destroy();
+  const secsTaken = (performance.now() - t0) / 1000;
+  return {
+    rps: n / secsTaken,
+    p99: pctl(lat, 99),
+    p50: pctl(lat, 50),
+    warmupP99: pctl(warm, 99),
+    errors,
+  };
+}
+
+function startChild(cmd: string, args: string[]): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (line) => resolve({ child, line }));
+    child.once('exit', (code) => reject(new Error(`${cmd} exited with ${code}`)));
+  });
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-dp-'));
+const children: ChildProcess[] = [];
+const closers: (() => unknown)[] = [];
+try {
+  const ca = await CertificateAuthority.loadOrCreate(join(dir, 'ca'), TD);
+  await writeFile(join(dir, 'root.pem'), ca.rootPem);
+  const issue = async (id: string) => {
+    const k = await generateKeyPair();
+    const c = await ca.sign(await createCsr(k.keys, 'x'), id, 3600_000);
+    return { cert: c.certChainPem.join(''), key: k.keyPem };
+  };
+  const registry = new InMemoryWorkloadRegistry();
+  registry.set({ cluster: C, node: 'a' }, [client]);
+  registry.set({ cluster: C, node: 'b' }, [sink, web, waypoint]);
+  const tokens = new InMemoryJoinTokens();
+  tokens.add('tok-a', { cluster: C, node: 'a' });
+  tokens.add('tok-b', { cluster: C, node: 'b' });
+  const caServer = new CaServer({
+    ca,
+    registry,
+    joinTokens: tokens,
+    host: '127.0.0.1',
+    port: 0,
+    nodeCertTtlMs: 3600_000,
+    workloadCertTtlMs: 3600_000,
+    logger: silentLogger(),
+  });
+  await caServer.start();
+  closers.push(() => caServer.close());
+  const xdsCert = await issue(`spiffe://${TD}/shoal/xds`);
+  const ads = new FakeAdsServer({
+    rootPem: ca.rootPem,
+    certPem: xdsCert.cert,
+    keyPem: xdsCert.key,
+  });
+  await ads.start();
+  closers.push(() => ads.close());
+
+  // Servers: a byte sink, a 1 KiB echo, an HTTP app.
+  let sunk = 0;
+  const listen = async (srv: net.Server, port: number, host: string) => {
+    await new Promise<void>((r) => srv.listen(port, host, () => r()));
+    closers.push(() => srv.close());
+  };
+  await listen(
+    net.createServer((s) =>
+      s.on('data', (d: Buffer) => (sunk += d.length)).on('error', () => undefined),
+    ),
+    9000,
+    sink.ip,
+  );
+  await listen(
+    net.createServer((s) =>
+      s
+        .setNoDelay(true)
+        .on('error', () => undefined)
+        .pipe(s),
+    ),
+    9001,
+    sink.ip,
+  );
+  const app = http.createServer((_q, res) => res.end('ok'));
+  app.keepAliveTimeout = 60_000;
+  await listen(app as unknown as net.Server, 8080, web.ip);
+
+  const L = `waypoint/${NS}/waypoint/15008`;
+  const CL = `outbound|80||${WEB}`;
+  ads.set(TypeUrls.authorization, [], 'v1');
+  ads.set(
+    TypeUrls.address,
+    [
+      ...[client, sink, web, waypoint].map(workloadResource),
+      serviceResource({
+        namespace: NS,
+        hostname: SINK,
+        vip: '127.0.34.1',
+        ports: [
+          [9000, 9000],
+          [9001, 9001],
+        ],
+      }),
+      serviceResource({
+        namespace: NS,
+        hostname: WEB,
+        vip: '127.0.34.2',
+        ports: [[80, 8080]],
+        waypointIp: WP_IP,
+      }),
+    ],
+    'v1',
+  );
+  ads.set(TypeUrls.cluster, [edsCluster(CL)], 'v1');
+  ads.set(TypeUrls.endpoint, [assignment(CL, [[web.ip, 8080]])], 'v1');
+  ads.set(TypeUrls.listener, [waypointListener(L)], 'v1');
+  ads.set(
+    TypeUrls.route,
+    [
+      routeConfig(L, [
+        {
+          name: WEB,
+          domains: [WEB, `${WEB}:80`, '127.0.34.2:80'],
+          routes: Array.from({ length: 1000 }, (_, i) =>
+            route(
+              `r${i}`,
+              {
+                prefix: `/r${i}/`,
+                headers: [{ name: 'x-never', presentMatch: true, invertMatch: true }],
+              },
+              { route: { cluster: CL, timeout: { seconds: 5 } } },
+            ),
+          ),
+        },
+      ]),
+    ],
+    'v1',
+  );
+
+  const common = {
+    cluster: C,
+    'trust-domain': TD,
+    ca: caServer.address,
+    'trust-bundle': join(dir, 'root.pem'),
+    xds: ads.address,
+  };
+  const env = { NODE_LOG_LEVEL: 'error' };
+  const nodeA = spawnNode(
+    {
+      ...common,
+      node: 'a',
+      'node-ip': '127.0.14.1',
+      'admin-port': await freePort('127.0.14.1'),
+      'outbound-octet': 115,
+      'join-token': 'tok-a',
+    },
+    env,
+  );
+  const nodeB = spawnNode(
+    {
+      ...common,
+      node: 'b',
+      'node-ip': '127.0.14.2',
+      'admin-port': await freePort('127.0.14.2'),
+      'outbound-octet': 116,
+      'join-token': 'tok-b',
+    },
+    env,
+  );
+  closers.push(
+    () => nodeA.stop(),
+    () => nodeB.stop(),
+  );
+  const sinkOut = outboundAddress(115, `${NS}/${SINK}`);
+  const webOut = outboundAddress(115, `${NS}/${WEB}`);
+  let lastProbe = '';
+  await waitFor(
+    'mesh ready',
+    () =>
+      new Promise<boolean>((resolve) => {
+        http
+          .get(
+            {
+              host: webOut,
+              port: 80,
+              path: '/r999/x',
+              localAddress: client.ip,
+              agent: false,
+              headers: { host: WEB },
+            },
+            (res) => {
+              let body = '';
+              res.on('data', (d: Buffer) => (body += d.toString()));
+              res.on('end', () => {
+                lastProbe = `${res.statusCode} ${body}`;
+                resolve(res.statusCode === 200);
+              });
+            },
+          )
+          .once('error', (e) => ((lastProbe = e.message), resolve(false)));
+      }),
+    { timeoutMs: 60_000, intervalMs: 250 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message} (last answer: ${lastProbe})`);
+  });
+
+  // ---- throughput -----------------------------------------------------------------------
+  const counter = () => sunk;
+  await bulk(sinkOut, 9000, counter, client.ip); // warm-up (JIT, windows)
+  const direct_tcp_gbps = await bulk(sink.ip, 9000, counter);
+  const hbone_gbps = await bulk(sinkOut, 9000, counter, client.ip);
+  log(`direct ${r2(direct_tcp_gbps)} Gbit/s, hbone ${r2(hbone_gbps)} Gbit/s`);
+
+  const cCert = await issue(`spiffe://${TD}/ns/${NS}/sa/client`);
+  const sCert = await issue(`spiffe://${TD}/ns/${NS}/sa/sink`);
+  const relay = async (
+    mode: 'in' | 'out',
+    listenAt: string,
+    target: string,
+    c: { cert: string; key: string },
+  ) => {
+    const { child, line } = await startChild(process.execPath, [
+      '--import',
+      'tsx',
+      join(import.meta.dirname, 'tls-relay.ts'),
+      JSON.stringify({ mode, listen: listenAt, target, ...c, ca: ca.rootPem }),
+    ]);
+    children.push(child);
+    return Number(line.split(' ')[1]);
+  };
+  const inPort = await relay('in', '127.0.24.2:0', `${sink.ip}:9000`, sCert);
+  const outPort = await relay('out', '127.0.24.1:0', `127.0.24.2:${inPort}`, cCert);
+  await bulk('127.0.24.1', outPort, counter);
+  const tls_tunnel_gbps = await bulk('127.0.24.1', outPort, counter);
+  log(`tls tunnel ${r2(tls_tunnel_gbps)} Gbit/s`);
+
+  let go_hbone_gbps: number | null = null;
+  try {
+    const bin = execFileSync(join(import.meta.dirname, '..', 'interop', 'hbone', 'build.sh'), {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).trim();
+    for (const [n, c] of Object.entries({ client: cCert, sink: sCert })) {
+      await writeFile(join(dir, `${n}.pem`), c.cert);
+      await writeFile(join(dir, `${n}.key`), c.key);
+    }
+    const flags = (n: string, expect: string) => [
+      `-cert=${join(dir, `${n}.pem`)}`,
+      `-key=${join(dir, `${n}.key`)}`,
+      `-ca=${join(dir, 'root.pem')}`,
+      `-expect=spiffe://${TD}/ns/${NS}/sa/${expect}`,
+    ];
+    const srv = await startChild(bin, [
+      '-mode=server',
+      '-listen=127.0.24.2:0',
+      ...flags('sink', 'client'),
+    ]);
+    children.push(srv.child);
+    const srvAddr = (JSON.parse(srv.line) as { addr: string }).addr;
+    const fwd = await startChild(bin, [
+      '-mode=forward',
+      '-listen=127.0.24.1:0',
+      `-proxy=${srvAddr}`,
+      `-target=${sink.ip}:9000`,
+      ...flags('client', 'sink'),
+    ]);
+    children.push(fwd.child);
+    const fwdPort = Number((JSON.parse(fwd.line) as { addr: string }).addr.split(':').pop());
+    await bulk('127.0.24.1', fwdPort, counter);
+    go_hbone_gbps = await bulk('127.0.24.1', fwdPort, counter);
+    log(`go hbone ${r2(go_hbone_gbps)} Gbit/s`);
+  } catch (err) {
+    log(`go_hbone_gbps skipped: ${(err as Error).message}`);
+  }
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+
+  // ---- latency, CPU, memory at 1,000 req/s --------------------------------------------------
+  await echoLoad(sinkOut, 9001, 1000, 1, client.ip); // warm-up
+  const directLat = await echoLoad(sink.ip, 9001, 1000, 5);
+  const pids = [nodeA.child.pid!, nodeB.child.pid!];
+  const before = pids.map(procStat);
+  const t0 = performance.now();
+  const meshLat = await echoLoad(sinkOut, 9001, 1000, 5, client.ip);
+  const wall = (performance.now() - t0) / 1000;
+  const after = pids.map(procStat);
+  const vcpu = after.map(
+    (a, i) => (a.cpuSecs - before[i]!.cpuSecs) / wall / (meshLat.length / wall / 1000),
+  );
+  const hbone_added_p99_ms = pctl(meshLat, 99) - pctl(directLat, 99);
+  const ztunnel_vcpu_per_1k_rps = Math.max(...vcpu);
+  const ztunnel_rss_mb = Math.max(...after.map((a) => a.rssMb));
+  log(
+    `echo p99 direct ${r2(pctl(directLat, 99))} ms, mesh ${r2(pctl(meshLat, 99))} ms; vCPU per 1k rps a=${r2(vcpu[0]!)} b=${r2(vcpu[1]!)}`,
+  );
+
+  // ---- waypoint with 1,000 routes ---------------------------------------------------------
+  const target = { host: webOut, port: 80, hostHeader: WEB };
+  await httpLoad(target, 2, { concurrency: 32, from: client.ip });
+  const max = await httpLoad(target, 5, { concurrency: 32, from: client.ip });
+  // Steady state, as Nighthawk-style benchmarks report: the first second opens the connections
+  // (client → node a → waypoint → upstream) and is reported apart.
+  const paced = await httpLoad(target, 6, {
+    concurrency: 64,
+    rps: 2000,
+    from: client.ip,
+    warmupSecs: 1,
+  });
+  const directHttp = await httpLoad({ host: web.ip, port: 8080, hostHeader: WEB }, 3, {
+    concurrency: 32,
+  });
+  log(
+    `waypoint max ${Math.round(max.rps)} rps (errors ${max.errors}); at 2000 rps p50 ${r2(paced.p50)} p99 ${r2(paced.p99)} ms (first second p99 ${r2(paced.warmupP99)} ms, errors ${paced.errors}); direct http ${Math.round(directHttp.rps)} rps`,
+  );
+
+  const result = {
+    hbone_gbps: r2(hbone_gbps),
+    tls_tunnel_gbps: r2(tls_tunnel_gbps),
+    go_hbone_gbps: go_hbone_gbps === null ? null : r2(go_hbone_gbps),
+    direct_tcp_gbps: r2(direct_tcp_gbps),
+    hbone_added_p99_ms: r2(hbone_added_p99_ms),
+    ztunnel_vcpu_per_1k_rps: r2(ztunnel_vcpu_per_1k_rps),
+    ztunnel_rss_mb: Math.round(ztunnel_rss_mb),
+    waypoint_rps_1000_routes: Math.round(max.rps),
+    waypoint_p99_ms_1000_routes: r2(paced.p99),
+    context: {
+      bulk_bytes: BULK_BYTES,
+      echo_p99_direct_ms: r2(pctl(directLat, 99)),
+      echo_p99_mesh_ms: r2(pctl(meshLat, 99)),
+      ztunnel_vcpu_per_1k_rps_by_node: { a: r2(vcpu[0]!), b: r2(vcpu[1]!) },
+      ztunnel_rss_mb_by_node: { a: Math.round(after[0]!.rssMb), b: Math.round(after[1]!.rssMb) },
+      waypoint_achieved_rps_at_2000: Math.round(paced.rps),
+      waypoint_p50_ms_at_2000: r2(paced.p50),
+      waypoint_p99_ms_first_second_connection_setup: r2(paced.warmupP99),
+      waypoint_errors: max.errors + paced.errors,
+      direct_http_rps: Math.round(directHttp.rps),
+      path: 'client → node a ztunnel → HBONE → waypoint (node b) → HBONE → node b inbound → app',
+    },
+  };
+  const ratio = (name: string, got: number | null, want: number, higher: boolean) =>
+    log(
+      `${name.padEnd(44)} ${got === null ? 'n/a' : r2(got)} (target ${higher ? '≥' : '≤'} ${want}) ${got === null ? '' : (higher ? got >= want : got <= want) ? 'OK' : 'MISS'}`,
+    );
+  log('');
+  ratio('hbone_gbps / tls_tunnel_gbps', hbone_gbps / tls_tunnel_gbps, TARGETS.tlsRatio, true);
+  ratio(
+    'hbone_gbps / go_hbone_gbps',
+    go_hbone_gbps ? hbone_gbps / go_hbone_gbps : null,
+    TARGETS.goRatio,
+    true,
+  );
+  ratio('hbone_added_p99_ms', hbone_added_p99_ms, TARGETS.addedP99Ms, false);
+  ratio('ztunnel_vcpu_per_1k_rps', ztunnel_vcpu_per_1k_rps, TARGETS.vcpu, false);
+  ratio('ztunnel_rss_mb', ztunnel_rss_mb, TARGETS.rssMb, false);
+  ratio('waypoint_p99_ms_1000_routes', paced.p99, TARGETS.wpP99Ms, false);
+  const out = join(import.meta.dirname, 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'dataplane.json'), JSON.stringify(result, null, 2) + '\n');
+  log(`wrote ${join(out, 'dataplane.json')}`);
+} finally {
+  for (const c of children) c.kill('SIGKILL');
+  for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+}
+process.exit(0);
