@@ -13,11 +13,16 @@ import {
   setting,
   wantsHelp,
 } from '@shoal/common';
-import { controlPlane } from './control-plane.js';
+import { Runtime } from '@temporalio/worker';
+import { resolve } from 'node:path';
+import { controlPlane, controlPlaneSettings, temporalLogger } from './control-plane.js';
+import { demoBanner } from './demo/banner.js';
+import { demoFleet } from './demo/fleet.js';
 import { stackRunner, stackSettings, type Stack } from './stack/index.js';
 
 const spec = {
   ...stackSettings,
+  ...controlPlaneSettings,
   demo: setting.bool('start the demo fleet after the control plane', {
     flag: 'demo',
     default: true,
@@ -58,6 +63,9 @@ try {
 }
 
 const logger = createLogger({ service: 'shoal', level: config.logLevel });
+// A bug in one request handler must not take the control plane down: log it loudly instead.
+process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
+Runtime.install({ logger: temporalLogger(logger) });
 const group = new RunnerGroup(logger);
 exitOnSignal(logger, () => group.close(), { timeoutMs: 45_000 });
 
@@ -65,13 +73,30 @@ const t0 = Date.now();
 let stack: Stack | undefined;
 try {
   await group.start([stackRunner(config, logger, (s) => (stack = s))]);
-  const cp = controlPlane({ stack: stack!, logger, dataDir: config.dataDir });
+  const cp = controlPlane({ ...config, stack: stack!, logger, dataDir: config.dataDir });
   await group.start(cp.runners);
+  let demoLines: string[] = [];
+  if (config.demo) {
+    process.stdout.write(
+      'Control plane up; starting the demo fleet and waiting for its first rollout ...\n',
+    );
+    const demo = demoFleet({
+      dataDir: resolve(config.dataDir),
+      natsUrl: stack!.nats.url,
+      trustDomain: config.trustDomain,
+      logger,
+      handles: cp.handles,
+    });
+    await group.start([demo]);
+    demoLines = demoBanner(demo, config.dataDir);
+  }
   const lines = [
     '',
     `Shoal is up (${((Date.now() - t0) / 1000).toFixed(1)} s). Local stack:`,
     ...stack!.describe().map((l) => `  ${l}`),
-    ...(cp.endpoints.length > 0 ? ['Control plane:', ...cp.endpoints.map((l) => `  ${l}`)] : []),
+    'Control plane:',
+    ...cp.endpoints().map((l) => `  ${l}`),
+    ...demoLines,
     '',
     'Press Ctrl-C to stop; servers Shoal started are stopped, reused ones are left running.',
     '',

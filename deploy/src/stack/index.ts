@@ -66,6 +66,7 @@ export interface Stack {
   readonly nats: StackPart;
   readonly postgres: StackPart;
   readonly temporal: StackPart;
+  readonly temporalNamespace: string;
   /** Environment variables that point a child process at this stack. */
   env(): Record<string, string>;
   /** Stop what this stack started (and nothing it merely reused), newest first. */
@@ -131,6 +132,7 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     nats,
     postgres,
     temporal,
+    temporalNamespace: opts.temporalNamespace,
     env: () => ({
       NATS_URL: nats.url,
       DATABASE_URL: postgres.url,

@@ -6,3 +6,4 @@ export { apiPackage, shoalClientConstructor, shoalService } from './grpc.js';
 export * from './store-api.js';
 export * from './nats-writer.js';
 export { yamlDiff } from './diff.js';
+export * from './token-registry.js';

@@ -48,12 +48,13 @@ export class NatsEventWriter implements EventWriter {
   async submit(events: readonly EventEnvelope[]): Promise<{ id: string; position: number }[]> {
     this.watchDeadLetters();
     const js = jetstream(this.nc);
-    const outcomes = events.map(
-      (e) =>
-        new Promise<void>((resolve, reject) => {
-          this.pending.set(e.id, { resolve, reject });
-        }),
-    );
+    let failure: Error | undefined;
+    // Handlers are attached before anything is published: a dead letter can arrive at once.
+    for (const e of events) {
+      new Promise<void>((resolve, reject) => this.pending.set(e.id, { resolve, reject })).catch(
+        (err: Error) => (failure ??= err),
+      );
+    }
     try {
       for (const e of events) {
         const kind = typeof e.data.kind === 'string' ? e.data.kind : e.type;
@@ -67,8 +68,6 @@ export class NatsEventWriter implements EventWriter {
     }
     const ids = events.map((e) => e.id);
     const deadline = Date.now() + this.timeoutMs;
-    let failure: Error | undefined;
-    void Promise.all(outcomes).catch((err: Error) => (failure = err));
     try {
       for (let wait = 20; ; wait = Math.min(wait * 2, 250)) {
         if (failure) throw failure;

@@ -50,6 +50,15 @@ function toResource(r: ResourceRow, version?: number) {
   };
 }
 
+/**
+ * The namespace segment of a resource's stream: cluster-scoped kinds use "_" (as the agents do),
+ * namespaced kinds default to "default".
+ */
+export function namespaceFor(kind: string, namespace: string | undefined): string {
+  if (!isNamespaced(kind)) return '_';
+  return namespace || 'default';
+}
+
 /** Fold resource events into state: the same rule the projector applies. */
 export function foldResources(
   events: readonly Pick<RecordedEvent, 'type' | 'data' | 'position' | 'recordedAt'>[],
@@ -139,7 +148,7 @@ export function storeHandlers(deps: StoreApiDeps): Record<string, Handler> {
           metadata: { name: string; namespace?: string };
         };
         const cluster = str(req.cluster) || 'global';
-        const namespace = isNamespaced(r.kind) ? (r.metadata.namespace ?? 'default') : '';
+        const namespace = namespaceFor(r.kind, r.metadata.namespace);
         const key = { cluster, kind: r.kind, namespace, name: r.metadata.name };
         planned.push({
           ...key,
@@ -203,7 +212,7 @@ export function storeHandlers(deps: StoreApiDeps): Record<string, Handler> {
       const key = {
         cluster,
         kind: str(req.kind),
-        namespace: str(req.namespace),
+        namespace: namespaceFor(str(req.kind), str(req.namespace)),
         name: str(req.name),
       };
       const stream = resourceStream(key);
@@ -255,7 +264,7 @@ export function storeHandlers(deps: StoreApiDeps): Record<string, Handler> {
       const stream = resourceStream({
         cluster,
         kind: str(req.kind),
-        namespace: str(req.namespace),
+        namespace: namespaceFor(str(req.kind), str(req.namespace)),
         name: str(req.name),
       });
       const events = await store.readStream(stream);

@@ -15,13 +15,29 @@ export class ApiClient {
   private readonly client: grpc.Client & Record<string, Unary>;
 
   constructor(private readonly conn: Connection) {
+    const expected = conn.serverId;
     const creds = grpc.credentials.createSsl(
       Buffer.from(conn.caPem),
       conn.keyPem ? Buffer.from(conn.keyPem) : null,
       conn.certPem ? Buffer.from(conn.certPem) : null,
+      expected
+        ? {
+            // The chain is verified against the CA as usual; the name checked is the SPIFFE id.
+            checkServerIdentity: (_host, cert) => {
+              const uris = (cert.subjectaltname ?? '').split(',').map((s) => s.trim());
+              return uris.includes(`URI:${expected}`)
+                ? undefined
+                : new Error(
+                    `the API server presented ${cert.subjectaltname ?? 'no SAN'}, expected ${expected}`,
+                  );
+            },
+          }
+        : {},
     );
     const Ctor = shoalClientConstructor();
-    this.client = new Ctor(conn.server, creds) as grpc.Client & Record<string, Unary>;
+    // With a SPIFFE id to check, the TLS server name is irrelevant; an IP there is not allowed.
+    const options = expected ? { 'grpc.ssl_target_name_override': 'shoal-api' } : {};
+    this.client = new Ctor(conn.server, creds, options) as grpc.Client & Record<string, Unary>;
   }
 
   call<T = Record<string, unknown>>(

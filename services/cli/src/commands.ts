@@ -43,7 +43,8 @@ function resourceRef(args: Args, from: number): { kind: string; namespace: strin
   if (!kind || !tail) throw new UsageError(`expected KIND/NAME or KIND NAME, got "${first}"`);
   const parts = tail.split('/');
   const name = parts.pop()!;
-  const namespace = parts[0] ?? args.flags.get('namespace') ?? args.flags.get('n') ?? 'default';
+  // Empty: the API picks "default" for namespaced kinds and none for cluster-scoped ones.
+  const namespace = parts[0] ?? args.flags.get('namespace') ?? args.flags.get('n') ?? '';
   return { kind, namespace, name };
 }
 

@@ -6,6 +6,8 @@ import { UsageError } from './exit.js';
 export interface Connection {
   readonly server: string;
   readonly caPem: string;
+  /** The API's SPIFFE id to verify instead of a host name (Shoal's certificates carry URI SANs). */
+  readonly serverId?: string;
   readonly token?: string;
   readonly certPem?: string;
   readonly keyPem?: string;
@@ -15,6 +17,7 @@ export interface Connection {
 export interface CliContextFile {
   readonly server: string;
   readonly caFile: string;
+  readonly serverId?: string;
   readonly tokenFile?: string;
 }
 
@@ -64,9 +67,11 @@ export function resolveConnection(
   if (!token && tokenFile && existsSync(tokenFile)) token = read(tokenFile, 'token file').trim();
   const certFile = flags.get('cert') ?? env.SHOAL_CERT;
   const keyFile = flags.get('key') ?? env.SHOAL_KEY;
+  const serverId = flags.get('server-id') ?? env.SHOAL_SERVER_ID ?? ctx?.serverId;
   return {
     server,
     caPem: read(caFile, 'CA certificate'),
+    ...(serverId ? { serverId } : {}),
     ...(token ? { token } : {}),
     ...(certFile && keyFile
       ? { certPem: read(certFile, 'client certificate'), keyPem: read(keyFile, 'client key') }

@@ -9,7 +9,7 @@ import { CliError, ExitCode, UsageError } from './exit.js';
 import { rolloutCommand } from './rollout.js';
 
 const ALL: readonly Command[] = [...COMMANDS, rolloutCommand];
-const GLOBAL_FLAGS = ['server', 'ca', 'token', 'token-file', 'cert', 'key', 'help'];
+const GLOBAL_FLAGS = ['server', 'server-id', 'ca', 'token', 'token-file', 'cert', 'key', 'help'];
 const BOOLEAN = new Set(['dry-run', 'watch', 'help', 'h']);
 
 export function parseArgs(argv: readonly string[]): Args {

@@ -1,0 +1,163 @@
+/**
+ * API handlers that need the whole control plane (rollouts on Temporal, the fleet as the
+ * controller and the xDS layer see it). Kept beside the wiring, so the API package does not
+ * depend on the workflow and xDS packages.
+ */
+import type { Handler } from '@shoal/api';
+import { NotFoundError, ValidationError } from '@shoal/api';
+import {
+  rolloutCommands,
+  rolloutHandle,
+  scopeWorkflowId,
+  submitVersion,
+  type RolloutProgress,
+} from '@shoal/workflows';
+import type { ControlPlaneHandles } from './control-plane.js';
+
+const SCOPE = 'fleet';
+
+function toStatus(p: RolloutProgress) {
+  const byWave = new Map<number, string[]>();
+  for (const c of p.clusters) byWave.set(c.wave, [...(byWave.get(c.wave) ?? []), c.name]);
+  return {
+    id: p.rolloutId,
+    state: p.state,
+    version: p.targetVersion,
+    waves: p.waves.map((w) => {
+      const clusters = p.clusters.filter((c) => c.wave === w.index);
+      return {
+        name: w.name,
+        state: w.state,
+        clusters: clusters.map((c) => `${c.name}:${c.state}`),
+        nodesTotal: clusters.length,
+        nodesAcked: clusters.filter((c) => c.state === 'converged').length,
+        reason: clusters
+          .map((c) => c.reason)
+          .filter(Boolean)
+          .join('; '),
+      };
+    }),
+    reason: p.reasons.join('; '),
+    startedAt: '',
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+export function rolloutHandlers(h: () => ControlPlaneHandles): Record<string, Handler> {
+  const progress = async (id: string) => {
+    try {
+      return await rolloutCommands.progress(rolloutHandle(h().temporal, id));
+    } catch (err) {
+      throw new NotFoundError(`no rollout ${id}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    async StartRollout(req, caller) {
+      const latest = h().controller.latest;
+      const version = String(req.version || latest?.version || '');
+      if (!version)
+        throw new ValidationError([
+          'no compiled config version yet: apply some configuration first',
+        ]);
+      const rolloutId = `rollout-${version}-${Date.now().toString(36)}`;
+      await submitVersion(h().temporal, SCOPE, {
+        rolloutId,
+        policy: h().controller.currentPolicy(),
+        targetVersion: version,
+      });
+      void caller;
+      for (let i = 0; i < 50; i++) {
+        try {
+          return toStatus(await progress(rolloutId));
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      return {
+        id: rolloutId,
+        state: 'queued',
+        version,
+        waves: [],
+        reason: '',
+        startedAt: '',
+        updatedAt: '',
+      };
+    },
+    async GetRollout(req) {
+      return toStatus(await progress(String(req.id)));
+    },
+    async ListRollouts() {
+      const scope = await rolloutCommands.scope(h().temporal, SCOPE).catch(() => undefined);
+      if (!scope) return { rollouts: [] };
+      const ids = [
+        ...scope.finished.map((f) => f.rolloutId),
+        ...(scope.running ? [scope.running] : []),
+      ];
+      const rollouts = [];
+      for (const id of ids.slice(-20)) rollouts.push(toStatus(await progress(id)));
+      return { rollouts: rollouts.reverse() };
+    },
+    async ControlRollout(req, caller) {
+      const handle = rolloutHandle(h().temporal, String(req.id));
+      const action = String(req.action);
+      const reason = String(req.reason ?? '');
+      let p: RolloutProgress;
+      if (action === 'pause') p = await rolloutCommands.pause(handle, caller.actor, reason);
+      else if (action === 'resume') p = await rolloutCommands.resume(handle, caller.actor);
+      else if (action === 'approve')
+        p = await rolloutCommands.approve(handle, String(req.wave), caller.actor);
+      else if (action === 'abort')
+        p = await rolloutCommands.abort(handle, caller.actor, reason || 'aborted by operator');
+      else
+        throw new ValidationError([`unknown action "${action}": pause, resume, approve or abort`]);
+      return toStatus(p);
+    },
+  };
+}
+
+export function fleetHandlers(h: () => ControlPlaneHandles): Record<string, Handler> {
+  return {
+    async ListClusters() {
+      const { controller, xds } = h();
+      const clusters = [];
+      for (const c of await controller.list()) {
+        const a = await xds.store.getAssignment(c.name);
+        clusters.push({
+          name: c.name,
+          kind: c.kind,
+          labels: c.labels,
+          assignedVersion: a?.version ?? '',
+          lastHeartbeat: '',
+          online: c.online,
+        });
+      }
+      return { clusters };
+    },
+    async ListNodes(req) {
+      const { controller, xds } = h();
+      const names = req.cluster
+        ? [String(req.cluster)]
+        : (await controller.list()).map((c) => c.name);
+      const nodes = [];
+      for (const cluster of names) {
+        for (const n of xds.nodes.progress(cluster)) {
+          const acked = n.types.filter((t) => t.at).map((t) => t.at!);
+          nodes.push({
+            cluster,
+            node: n.node,
+            connected: true,
+            ackedVersion:
+              acked.length > 0 && acked.every((v) => v === acked[0]) ? acked[0]! : acked.join(','),
+            lastAckAt: '',
+            nackVersion: n.lastNack?.version ?? '',
+            nackMessage: n.lastNack?.message ?? '',
+            nackAt: n.lastNack ? new Date(n.lastNack.at).toISOString() : '',
+          });
+        }
+      }
+      return { nodes };
+    },
+  };
+}
+
+export { scopeWorkflowId };

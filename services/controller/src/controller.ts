@@ -1,0 +1,307 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import type { Client } from '@temporalio/client';
+import pg from 'pg';
+import { Subjects, type Logger, type Runner } from '@shoal/common';
+import {
+  START,
+  EventStore,
+  newEventId,
+  subscribe,
+  type RecordedEvent,
+  type Subscription,
+} from '@shoal/db';
+import { IncrementalCompiler, type FleetConfig } from '@shoal/compiler';
+import {
+  resourceKey,
+  type MeshResource,
+  type PlacedResource,
+  type RolloutPolicy as PolicyResource,
+} from '@shoal/model';
+import {
+  submitVersion,
+  type FleetCluster,
+  type FleetDirectory,
+  type RolloutPolicy,
+} from '@shoal/workflows';
+import type { ConfigStore } from '@shoal/xds';
+import { fleetVersion, placeResources, type DesiredRow } from './placement.js';
+import { DEFAULT_POLICY, toWorkflowPolicy } from './policy.js';
+
+export interface ControllerOptions {
+  readonly databaseUrl: string;
+  readonly nc: NatsConnection;
+  readonly configStore: ConfigStore;
+  readonly logger: Logger;
+  /** Rollouts through Temporal; without it every new version is assigned at once. */
+  readonly temporal?: Client;
+  readonly taskQueue?: string;
+  /** Coalesce bursts of events into one compile. */
+  readonly debounceMs?: number;
+  /** A cluster whose agent was silent this long is offline (for the offline-edge rule). */
+  readonly offlineAfterMs?: number;
+  /** SPIFFE trust domain of the fleet's CA, for clusters that do not name one. */
+  readonly trustDomain?: string;
+}
+
+export interface CompiledVersion {
+  readonly version: string;
+  readonly clusters: ReadonlyMap<string, { contentVersion: string; nodes: number }>;
+  readonly position: number;
+}
+
+/** A workload scheduled on a node, as the CA needs it to decide which certificates a node may get. */
+export interface ScheduledWorkloadRef {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly ip: string;
+}
+
+export interface Controller extends Runner, FleetDirectory {
+  /** Workloads the desired state schedules on a node (the CA's WorkloadRegistry). */
+  workloadsOn(node: { cluster: string; node: string }): Promise<readonly ScheduledWorkloadRef[]>;
+  /** The newest fleet version compiled and published (undefined before the first). */
+  readonly latest: CompiledVersion | undefined;
+  /** Resolves once the state up to `position` has been compiled. */
+  caughtUp(position: number, timeoutMs?: number): Promise<CompiledVersion | undefined>;
+  lastFleet(): FleetConfig | undefined;
+  /** The rollout policy in force (the RolloutPolicy named "default", else the first, else all at once). */
+  currentPolicy(): RolloutPolicy;
+}
+
+const CONTROL_CLUSTER = 'control-plane';
+
+/**
+ * The control loop between the event store and the data plane: follows the store, keeps the
+ * desired state, compiles it incrementally into per-cluster config (one fleet version per
+ * distinct output), publishes every node's bundle to the xDS config store, records
+ * `ConfigVersionCompiled`, and hands the version to the rollout workflow (or assigns it).
+ */
+export function createController(opts: ControllerOptions): Controller {
+  const log = opts.logger.child({ component: 'controller' });
+  const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 3 });
+  pool.on('error', (err) => log.warn({ err }, 'idle PostgreSQL connection failed'));
+  const store = new EventStore(pool);
+  const rows = new Map<string, DesiredRow>();
+  const heartbeats = new Map<string, number>();
+  const compiler = new IncrementalCompiler();
+  let placed = new Map<string, PlacedResource>();
+  let sub: Subscription | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let position = 0;
+  let compiledAt = 0;
+  let latest: CompiledVersion | undefined;
+  let fleet: FleetConfig | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const waiters: { position: number; resolve: () => void }[] = [];
+
+  const fold = (e: RecordedEvent) => {
+    position = Math.max(position, e.position);
+    const d = e.data as Record<string, unknown>;
+    const key = `${String(d.cluster)}/${String(d.kind)}/${String(d.namespace)}/${String(d.name)}`;
+    if (e.type === 'ResourceUpserted') {
+      rows.set(key, {
+        cluster: String(d.cluster),
+        kind: String(d.kind),
+        namespace: String(d.namespace),
+        name: String(d.name),
+        spec: d.spec as unknown as MeshResource,
+      });
+    } else if (e.type === 'ResourceDeleted') rows.delete(key);
+    else if (e.type === 'ClusterHeartbeat' || e.type === 'ClusterRegistered') {
+      heartbeats.set(
+        String((e.metadata as Record<string, unknown>).cluster),
+        e.recordedAt.getTime(),
+      );
+    }
+  };
+
+  const policy = (): RolloutPolicy => {
+    const policies = [...rows.values()]
+      .filter((r) => r.kind === 'RolloutPolicy')
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    const chosen = policies.find((p) => p.name === 'default') ?? policies[0];
+    return chosen ? toWorkflowPolicy(chosen.spec as PolicyResource) : DEFAULT_POLICY;
+  };
+
+  async function publishEvent(type: string, data: Record<string, unknown>, correlationId: string) {
+    const e = {
+      id: newEventId(),
+      stream: 'config/fleet',
+      type,
+      data,
+      metadata: {
+        actor: 'system:controller',
+        source: 'controller',
+        cluster: CONTROL_CLUSTER,
+        observedAt: new Date().toISOString(),
+        correlationId,
+      },
+      schemaVersion: 1,
+    };
+    await jetstream(opts.nc).publish(
+      Subjects.event(CONTROL_CLUSTER, 'ConfigVersion'),
+      JSON.stringify(e),
+      { msgID: e.id },
+    );
+  }
+
+  async function compileOnce(): Promise<void> {
+    const upTo = position;
+    const next = new Map(
+      placeResources(rows.values(), { trustDomain: opts.trustDomain }).map((p) => [
+        `${p.cluster}|${resourceKey(p)}`,
+        p,
+      ]),
+    );
+    for (const [k, p] of placed)
+      if (!next.has(k)) compiler.apply({ type: 'delete', key: resourceKey(p) });
+    for (const [k, p] of next)
+      if (placed.get(k) !== p) compiler.apply({ type: 'upsert', resource: p });
+    placed = next;
+    const out = compiler.output();
+    fleet = out;
+    const versions = new Map([...out.clusters].map(([c, cfg]) => [c, cfg.version]));
+    const version = fleetVersion(versions);
+    if (versions.size === 0 || version === latest?.version) {
+      compiledAt = upTo;
+      return;
+    }
+    for (const [cluster, cfg] of out.clusters) {
+      const bundles = [...cfg.nodes.values()].map((b) => ({ ...b, version }));
+      await opts.configStore.publishVersion(cluster, version, bundles);
+    }
+    const clusters = new Map(
+      [...out.clusters].map(([c, cfg]) => [
+        c,
+        { contentVersion: cfg.version, nodes: cfg.nodes.size },
+      ]),
+    );
+    latest = { version, clusters, position: upTo };
+    compiledAt = upTo;
+    log.info(
+      { version, clusters: clusters.size, position: upTo, errors: out.errors.length },
+      'config version compiled',
+    );
+    await publishEvent(
+      'ConfigVersionCompiled',
+      {
+        version,
+        position: upTo,
+        clusters: Object.fromEntries(clusters),
+        errors: out.errors.length,
+      },
+      version,
+    );
+    const p = policy();
+    if (opts.temporal) {
+      await submitVersion(
+        opts.temporal,
+        'fleet',
+        { rolloutId: `rollout-${version}`, policy: p, targetVersion: version },
+        opts.taskQueue,
+      );
+      log.info({ version, policy: p.name }, 'rollout submitted');
+    } else {
+      for (const cluster of out.clusters.keys())
+        await opts.configStore.assign(cluster, version, 'controller (no rollouts)');
+    }
+  }
+
+  const schedule = () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      running = running
+        .then(compileOnce)
+        .catch((err: unknown) => {
+          log.error({ err }, 'compile/publish failed; retrying');
+          setTimeout(schedule, 1000).unref();
+        })
+        .then(() => {
+          for (const w of waiters.splice(0)) {
+            if (compiledAt >= w.position) w.resolve();
+            else waiters.push(w);
+          }
+        });
+    }, opts.debounceMs ?? 100);
+  };
+
+  return {
+    name: 'controller',
+    get latest() {
+      return latest;
+    },
+    lastFleet: () => fleet,
+    currentPolicy: () => policy(),
+    async start() {
+      sub = subscribe(store, {
+        from: START,
+        logger: log,
+        handler: async (events) => {
+          events.forEach(fold);
+          schedule();
+        },
+      });
+    },
+    async close() {
+      if (timer) clearTimeout(timer);
+      await sub?.close();
+      await running.catch(() => undefined);
+      await pool.end();
+    },
+    caughtUp(pos, timeoutMs = 15_000) {
+      if (compiledAt >= pos) return Promise.resolve(latest);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(
+          () =>
+            reject(
+              new Error(`controller did not compile up to position ${pos} within ${timeoutMs} ms`),
+            ),
+          timeoutMs,
+        );
+        waiters.push({ position: pos, resolve: () => (clearTimeout(t), resolve(latest)) });
+      });
+    },
+    async workloadsOn(ref) {
+      const out: ScheduledWorkloadRef[] = [];
+      for (const r of rows.values()) {
+        if (r.kind !== 'Workload' || (r.cluster !== ref.cluster && r.cluster !== 'global'))
+          continue;
+        const spec = (
+          r.spec as unknown as {
+            spec: { node: string; address?: string; addresses?: string[]; serviceAccount?: string };
+          }
+        ).spec;
+        if (spec.node !== ref.node) continue;
+        for (const ip of [spec.address, ...(spec.addresses ?? [])].filter((x): x is string =>
+          Boolean(x),
+        )) {
+          out.push({
+            namespace: r.namespace,
+            serviceAccount: spec.serviceAccount ?? 'default',
+            ip,
+          });
+        }
+      }
+      return out;
+    },
+    async list(): Promise<FleetCluster[]> {
+      const now = Date.now();
+      const after = opts.offlineAfterMs ?? 45_000;
+      return [...rows.values()]
+        .filter((r) => r.kind === 'Cluster' || r.kind === 'EdgeSite')
+        .map((r) => {
+          const seen = heartbeats.get(r.name);
+          return {
+            name: r.name,
+            kind: r.kind === 'EdgeSite' ? ('edge' as const) : ('cluster' as const),
+            labels: { ...(r.spec.metadata.labels ?? {}) },
+            // Never heard from: assume online (clusters configured by hand have no agent).
+            online: seen === undefined || now - seen < after,
+          };
+        })
+        .sort((a, b) => (a.name < b.name ? -1 : 1));
+    },
+  };
+}

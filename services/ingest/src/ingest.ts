@@ -1,0 +1,321 @@
+import {
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import pg from 'pg';
+import type { Registry } from 'prom-client';
+import { Streams, Subjects, type Logger, type Runner } from '@shoal/common';
+import {
+  EventIdConflictError,
+  EventStore,
+  migrateDatabase,
+  seal,
+  type EventEnvelope,
+} from '@shoal/db';
+import type { IngestConfig } from './config.js';
+import { DeadLetterError, LeadershipLostError } from './errors.js';
+import { ensureJetStream } from './jetstream.js';
+import { ingestMetrics, type IngestMetrics } from './metrics.js';
+import { checkMessage, type DeadLetterReason } from './validate.js';
+
+export interface IngestDeps {
+  readonly logger: Logger;
+  /** Where ingest's metrics go (the process's AdminServer registry). */
+  readonly registry: Registry;
+}
+
+export interface Ingest extends Runner {
+  readonly metrics: IngestMetrics;
+  /** True while this process holds the leader lock and consumes. */
+  isLeader(): boolean;
+  /** Resolves when NATS and PostgreSQL answer; rejects with the reason otherwise. */
+  ready(): Promise<void>;
+}
+
+/** Header names on dead-lettered messages. */
+export const DeadLetterHeaders = {
+  reason: 'Shoal-Dead-Letter-Reason',
+  detail: 'Shoal-Dead-Letter-Detail',
+  subject: 'Shoal-Original-Subject',
+  seq: 'Shoal-Original-Seq',
+} as const;
+
+/**
+ * NATS JetStream → event store.
+ *
+ * Order and exactly-once: exactly one ingest process consumes at a time. It holds a PostgreSQL
+ * session advisory lock and appends every batch on that same session, so a process that lost
+ * the lock (its session ended) can no longer commit anything: the lock is the fence. Within a
+ * term, one batch is in flight at a time and acknowledged only after its commit. A new leader
+ * first lets the previous term's unacknowledged deliveries and pull requests expire (ack wait +
+ * pull expiry), so JetStream redelivers them, in stream order, before anything newer. A commit
+ * whose ack got lost is harmless: JetStream de-duplicates publishes on Nats-Msg-Id = event id,
+ * and the store's append is idempotent on event id. Standby processes just wait for the lock.
+ */
+export function createIngest(cfg: IngestConfig, deps: IngestDeps): Ingest {
+  const log = deps.logger.child({ component: 'ingest', consumer: cfg.consumer });
+  const metrics = ingestMetrics(deps.registry);
+  const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 4 });
+  pool.on('error', (err) => log.warn({ err }, 'idle PostgreSQL connection failed'));
+  const store = new EventStore(pool);
+  let nc: NatsConnection | undefined;
+  let closing = false;
+  let leading = false;
+  let iter: ConsumerMessages | undefined;
+  let running: Promise<void> | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let wakePause: (() => void) | undefined;
+
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wakePause = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+
+  async function acquire(): Promise<pg.Client | undefined> {
+    while (!closing) {
+      const c = new pg.Client(pool.options);
+      c.on('error', () => undefined); // reported through the query that fails
+      try {
+        await c.connect();
+        const r = await c.query<{ ok: boolean }>(
+          'select pg_try_advisory_lock(hashtext($1)) as ok',
+          [`shoal-ingest:${cfg.consumer}`],
+        );
+        if (r.rows[0]?.ok) return c;
+      } catch (err) {
+        log.debug({ err }, 'cannot reach PostgreSQL to take the leader lock');
+      }
+      await c.end().catch(() => undefined);
+      await pause(cfg.leaderRetry);
+    }
+    return undefined;
+  }
+
+  async function deadLetter(
+    js: JetStreamClient,
+    m: JsMsg,
+    reason: DeadLetterReason,
+    detail: string,
+  ) {
+    const h = headers();
+    h.set(DeadLetterHeaders.reason, reason);
+    h.set(DeadLetterHeaders.detail, detail.replace(/[\r\n]+/g, ' ').slice(0, 1000));
+    h.set(DeadLetterHeaders.subject, m.subject);
+    h.set(DeadLetterHeaders.seq, String(m.seq));
+    try {
+      // Keyed by the original sequence, so a redelivered bad message is dead-lettered once.
+      await js.publish(Subjects.deadLetter(reason), m.data, {
+        headers: h,
+        msgID: `${Streams.events}:${m.seq}`,
+      });
+    } catch (err) {
+      throw new DeadLetterError(m.subject, m.seq, err);
+    }
+    metrics.deadLettered.inc({ reason });
+    metrics.events.inc({ result: 'dead_lettered' });
+    log.warn({ reason, detail, subject: m.subject, seq: m.seq }, 'event dead-lettered');
+  }
+
+  async function processBatch(js: JetStreamClient, leader: pg.Client, msgs: JsMsg[]) {
+    const t0 = performance.now();
+    let good: { m: JsMsg; e: EventEnvelope }[] = [];
+    for (const m of msgs) {
+      const msgId = m.headers?.get('Nats-Msg-Id') || undefined;
+      const checked = checkMessage({ subject: m.subject, data: m.data, msgId }, cfg);
+      if (checked.ok) good.push({ m, e: checked.envelope });
+      else await deadLetter(js, m, checked.reason, checked.detail);
+    }
+    while (good.length > 0) {
+      try {
+        const results = await store.appendMany(
+          good.map(({ e }) => ({
+            stream: e.stream,
+            events: [
+              {
+                id: e.id,
+                type: e.type,
+                data: e.data,
+                metadata: e.metadata,
+                schemaVersion: e.schemaVersion,
+              },
+            ],
+          })),
+          { client: leader },
+        );
+        const appended = results.reduce((n, r) => n + r.appended, 0);
+        metrics.events.inc({ result: 'appended' }, appended);
+        metrics.events.inc({ result: 'repeat' }, good.length - appended);
+        break;
+      } catch (err) {
+        if (!(err instanceof EventIdConflictError)) throw err;
+        // Keep the first event with this id (stored, or first in the batch); drop the last copy.
+        const i = good.findLastIndex(({ e }) => e.id === err.eventId);
+        const [bad] = good.splice(i, 1);
+        await deadLetter(js, bad!.m, 'event-id-conflict', err.message);
+        good = [...good];
+      }
+    }
+    // The consumer acks cumulatively (AckPolicy.All): acking the last delivery of the batch
+    // acknowledges the whole batch, dead-lettered ones included, with one message.
+    msgs.at(-1)?.ack();
+    metrics.batchSize.observe(msgs.length);
+    metrics.batchSeconds.observe((performance.now() - t0) / 1000);
+  }
+
+  async function lead(leader: pg.Client): Promise<void> {
+    let lost: unknown;
+    leader.on('error', (err) => {
+      lost = err;
+      iter?.stop();
+    });
+    // A fresh NATS connection per term: no pull request of an earlier term can outlive it.
+    const term = await connect({
+      servers: cfg.natsUrl,
+      name: 'shoal-ingest',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    try {
+      const js = jetstream(term);
+      const jsm = await jetstreamManager(term);
+      await ensureJetStream(jsm, cfg);
+      const info = await jsm.consumers.info(Streams.events, cfg.consumer);
+      if (info.num_ack_pending > 0 || info.num_waiting > 0) {
+        const ms = cfg.ackWait + cfg.pullExpires + 1000;
+        log.info(
+          { unacknowledged: info.num_ack_pending, waiting: info.num_waiting, ms },
+          'leader lock taken; letting the previous term’s deliveries expire so they come back first',
+        );
+        await pause(ms);
+        if (closing) return;
+      }
+      leading = true;
+      metrics.leader.set(1);
+      log.info('leading: consuming SHOAL_EVENTS');
+      const consumer = await js.consumers.get(Streams.events, cfg.consumer);
+      iter = await consumer.consume({ max_messages: cfg.batchSize, expires: cfg.pullExpires });
+      // A pump moves deliveries into a queue; the loop below appends whatever has arrived (up
+      // to a batch) in one transaction. Big batches under load, no waiting when it is quiet.
+      const queue: JsMsg[] = [];
+      let signal: (() => void) | undefined;
+      let pumpDone = false;
+      const poke = () => {
+        const s = signal;
+        signal = undefined;
+        s?.();
+      };
+      const wait = () => new Promise<void>((resolve) => (signal = resolve));
+      const messages = iter;
+      const pump = (async () => {
+        try {
+          for await (const m of messages) {
+            queue.push(m);
+            poke();
+            // Back-pressure: stop pulling while two batches are waiting.
+            while (queue.length >= 2 * cfg.batchSize && !pumpDone) await wait();
+          }
+        } finally {
+          pumpDone = true;
+          poke();
+        }
+      })();
+      try {
+        while (lost === undefined) {
+          if (queue.length === 0) {
+            if (pumpDone) break;
+            await wait();
+            continue;
+          }
+          const batch = queue.splice(0, cfg.batchSize);
+          poke();
+          await processBatch(js, leader, batch);
+        }
+      } finally {
+        pumpDone = true;
+        messages.stop();
+        poke();
+        await pump.catch((err: unknown) => log.debug({ err }, 'consumer stopped with an error'));
+      }
+      if (lost !== undefined) throw new LeadershipLostError(cfg.consumer, lost);
+    } finally {
+      leading = false;
+      metrics.leader.set(0);
+      iter = undefined;
+      await term.close().catch(() => undefined);
+    }
+  }
+
+  async function run(): Promise<void> {
+    while (!closing) {
+      let leader: pg.Client | undefined;
+      try {
+        leader = await acquire();
+        if (!leader) break;
+        await lead(leader);
+      } catch (err) {
+        if (!closing) log.warn({ err }, 'ingest term ended; competing for the leader lock again');
+      } finally {
+        await leader?.end().catch(() => undefined);
+      }
+      if (!closing) await pause(cfg.leaderRetry);
+    }
+  }
+
+  async function pollLag() {
+    if (!nc || nc.isClosed()) return;
+    try {
+      const info = await (await jetstreamManager(nc)).consumers.info(Streams.events, cfg.consumer);
+      metrics.lag.set(info.num_pending + info.num_ack_pending);
+    } catch (err) {
+      log.debug({ err }, 'cannot read consumer info for the lag metric');
+    }
+  }
+
+  return {
+    name: 'ingest',
+    metrics,
+    isLeader: () => leading,
+    async ready() {
+      if (!nc || nc.isClosed()) throw new Error('not connected to NATS');
+      await pool.query('select 1');
+    },
+    async start() {
+      await migrateDatabase(pool);
+      nc = await connect({
+        servers: cfg.natsUrl,
+        name: 'shoal-ingest-admin',
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+      });
+      await ensureJetStream(await jetstreamManager(nc), cfg);
+      running = run();
+      timers.push(setInterval(() => void pollLag(), 5_000));
+      if (cfg.sealInterval > 0) {
+        timers.push(
+          setInterval(() => {
+            if (!leading) return;
+            seal(store).catch((err: unknown) => log.warn({ err }, 'sealing the hash chain failed'));
+          }, cfg.sealInterval),
+        );
+      }
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      for (const t of timers) clearInterval(t);
+      iter?.stop();
+      wakePause?.();
+      await running;
+      await nc?.close().catch(() => undefined);
+      await pool.end();
+    },
+  };
+}
