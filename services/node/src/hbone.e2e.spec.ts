@@ -171,19 +171,27 @@ describe('HBONE between two node processes (e2e)', () => {
   it('tunnels a local workload to a workload on another node with both identities checked', async () => {
     assert.equal(await roundTrip(client.ip, out, 80, 'hello'), 'v1:hello');
     // B's inbound authorizes by the SPIFFE id in A's client certificate: only sa/client may pass.
-    assert.equal(
-      await roundTrip(other.ip, out, 80, 'hello'),
-      '',
-      'sa/other is denied at the destination',
+    // Node a may not hold sa/other's certificate yet (the tunnel then fails on a, before b can
+    // deny it): every attempt must fail, and b must eventually count a denial.
+    const denied =
+      /shoal_dataplane_connections_total\{[^}]*direction="inbound"[^}]*result="denied"/;
+    let metrics = '';
+    await waitFor(
+      'b denies sa/other',
+      async () => {
+        assert.equal(
+          await roundTrip(other.ip, out, 80, 'hello'),
+          '',
+          'sa/other is denied at the destination',
+        );
+        metrics = await (await fetch(`${nodeB.adminUrl}/metrics`)).text();
+        return denied.test(metrics);
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
     );
-    const metrics = await (await fetch(`${nodeB.adminUrl}/metrics`)).text();
     assert.match(
       metrics,
       /shoal_dataplane_connections_total\{[^}]*direction="inbound"[^}]*result="ok"/,
-    );
-    assert.match(
-      metrics,
-      /shoal_dataplane_connections_total\{[^}]*direction="inbound"[^}]*result="denied"/,
     );
     const dump = (await getJson(`${nodeB.adminUrl}/config_dump`)) as {
       ztunnel: { inbound: { ip: string; identity: string }[] };

@@ -10,10 +10,20 @@ import { EMPTY_L4, buildL4State, type L4State } from './l4/model.js';
 import { DataplaneStats } from './stats.js';
 import { statsReporterActor } from './stats-reporter.js';
 import { xdsClientActor, type XdsConfig, type XdsMsg } from './xds/client.js';
-import { compileL7 } from './waypoint/compile.js';
+import { compileL7 } from './l7/compile.js';
 import { hostedWaypoints, waypointView } from './waypoint/hosting.js';
-import { EMPTY_L7, type L7Snapshot } from './waypoint/model.js';
-import { WaypointHost } from './waypoint/host.js';
+import { EMPTY_L7, type L7Snapshot } from './l7/model.js';
+import { waypointActor, type WaypointDump } from './waypoint/actor.js';
+import type { HostedWaypoint } from './waypoint/hosting.js';
+import type { L7View } from './l7/proxy.js';
+import { ProxyHost } from './l7/host.js';
+import { gatewayActor, type GatewayDump } from './gateway/actor.js';
+import {
+  gatewayView,
+  hostedGateways,
+  type GatewayView,
+  type HostedGateway,
+} from './gateway/hosting.js';
 import { localWorkloads, ztunnelActor, type ZtunnelMsg } from './ztunnel/actor.js';
 
 export interface NodeConfig {
@@ -68,10 +78,15 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   let latestCerts: CertSet | undefined;
   let l4State: L4State = EMPTY_L4;
   let l7State: L7Snapshot = EMPTY_L7;
-  const waypoints = new WaypointHost(sup, {
-    hbonePort: cfg.hbonePort,
-    stats,
+  const waypoints = new ProxyHost<HostedWaypoint, L7View, WaypointDump>(sup, {
+    prefix: 'waypoint',
     certs: () => latestCerts,
+    actor: (wp, latest) => waypointActor({ ...wp, hbonePort: cfg.hbonePort, stats, latest }),
+  });
+  const gateways = new ProxyHost<HostedGateway, GatewayView, GatewayDump>(sup, {
+    prefix: 'gateway',
+    certs: () => latestCerts,
+    actor: (gw, latest) => gatewayActor({ ...gw, stats, latest }),
   });
 
   const ca = new CaClient({
@@ -101,6 +116,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
         haveNodeCert = c.byIdentity.has(nodeId);
         latestCerts = c;
         waypoints.certs(c);
+        gateways.certs(c);
       },
     }),
   );
@@ -121,6 +137,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
           routes: mapValues(candidate.get(TypeUrls.route)),
           clusters: mapValues(candidate.get(TypeUrls.cluster)),
           endpoints: mapValues(candidate.get(TypeUrls.endpoint)),
+          secrets: mapValues(candidate.get(TypeUrls.secret)),
         })
       : l7State;
     if (l4Changed) {
@@ -131,13 +148,22 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       }));
       certs.tell({ kind: 'workloads', identities: ids });
     }
-    const hosted = hostedWaypoints(l4, cfg);
     await waypoints.reconcile(
-      hosted.map((wp) => ({ wp, view: waypointView(wp, l7, l4, version) })),
+      hostedWaypoints(l4, cfg).map((wp) => ({
+        hosted: wp,
+        view: waypointView(wp, l7, l4, version),
+      })),
+    );
+    await gateways.reconcile(
+      hostedGateways(l4, l7, cfg).map((gw) => ({
+        hosted: gw,
+        view: gatewayView(gw, l7, l4, version),
+      })),
     );
     l4State = l4;
     l7State = l7;
-    // Secrets are not used by the data plane (certificates come from the CA): accepted as is.
+    // Mesh certificates come from the CA; SDS Secrets are gateway TLS certificates (compiled
+    // and checked above, served by the gateway actors).
     stats.setVersion(version);
     applied = true;
   };
@@ -170,6 +196,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     xds: await xds.ask((reply) => ({ kind: 'dump', reply })).catch((e: Error) => e.message),
     ztunnel: await ztunnel.ask((reply) => ({ kind: 'dump', reply })).catch((e: Error) => e.message),
     waypoints: await waypoints.dump(),
+    gateways: await gateways.dump(),
     actors: sup.status(),
   });
   const admin = new NodeAdmin({
@@ -199,6 +226,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
 }
 
 const L7_TYPES: ReadonlySet<string> = new Set([
+  TypeUrls.secret,
   TypeUrls.listener,
   TypeUrls.route,
   TypeUrls.cluster,

@@ -1,6 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 
-export type Direction = 'inbound' | 'outbound' | 'waypoint';
+export type Direction = 'inbound' | 'outbound' | 'waypoint' | 'gateway';
 export type ConnResult = 'ok' | 'denied' | 'error' | 'reset';
 
 const BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
@@ -31,7 +31,7 @@ export interface StatsReport {
  */
 export class DataplaneStats {
   private readonly conns: Counter<'version' | 'direction' | 'service' | 'result'>;
-  private readonly reqs: Counter<'version' | 'service' | 'code'>;
+  private readonly reqs: Counter<'version' | 'service' | 'code' | 'proxy'>;
   private readonly hist: Histogram<'version' | 'direction' | 'service'>;
   private agg = new Map<string, Map<string, ServiceStats>>();
   private version = 'none';
@@ -45,8 +45,8 @@ export class DataplaneStats {
     });
     this.reqs = new Counter({
       name: 'shoal_waypoint_requests_total',
-      help: 'HTTP requests through waypoints by service and status code',
-      labelNames: ['version', 'service', 'code'],
+      help: 'HTTP requests through waypoints and gateways by service and status code',
+      labelNames: ['version', 'service', 'code', 'proxy'],
       registers: [registry],
     });
     this.hist = new Histogram({
@@ -66,18 +66,24 @@ export class DataplaneStats {
   connection(direction: Direction, service: string, result: ConnResult): void {
     this.conns.inc({ version: this.version, direction, service, result });
     const s = this.entry(service);
-    if (direction !== 'waypoint') s.requests++;
+    // L7 proxies count requests (request()), not connections.
+    if (direction !== 'waypoint' && direction !== 'gateway') s.requests++;
     if (result === 'error') s.errors5xx++;
     if (result === 'reset') s.resets++;
     if (result === 'denied') s.denied++;
   }
 
-  request(service: string, status: number, ms: number): void {
-    this.reqs.inc({ version: this.version, service, code: String(status) });
+  request(
+    service: string,
+    status: number,
+    ms: number,
+    direction: 'waypoint' | 'gateway' = 'waypoint',
+  ): void {
+    this.reqs.inc({ version: this.version, service, code: String(status), proxy: direction });
     const s = this.entry(service);
     s.requests++;
     if (status >= 500) s.errors5xx++;
-    this.latency('waypoint', service, ms, s);
+    this.latency(direction, service, ms, s);
   }
 
   latency(direction: Direction, service: string, ms: number, s = this.entry(service)): void {

@@ -1,5 +1,5 @@
 /**
- * Test helpers: Envoy v3 L7 resources for a waypoint, encoded with @shoal/proto the way the
+ * Test helpers: Envoy v3 L7 resources for a waypoint or a gateway, encoded with @shoal/proto the way the
  * compiler emits them (listener `waypoint/<ns>/<gw>/15008` with RDS of the same name, EDS
  * clusters named `outbound|<port>||<host>`). Enum fields take their numeric values.
  */
@@ -18,6 +18,7 @@ export const L7Types = {
   rbacPerRoute: `${T}filters.http.rbac.v3.RBACPerRoute`,
   basicAuth: `${T}filters.http.basic_auth.v3.BasicAuth`,
   basicAuthPerRoute: `${T}filters.http.basic_auth.v3.BasicAuthPerRoute`,
+  downstreamTls: `${T}transport_sockets.tls.v3.DownstreamTlsContext`,
 } as const;
 
 type Obj = Record<string, unknown>;
@@ -64,6 +65,74 @@ export function waypointListener(
           ],
         },
       ],
+    }),
+  };
+}
+
+/** A gateway listener `gateway/<ns>/<gw>/<port>`: one HCM (RDS of the same name) shared by its
+ * filter chains, as the compiler emits; a chain with `secret` terminates TLS (SDS). */
+export function gatewayListener(
+  name: string,
+  port: number,
+  chains: readonly { name: string; serverNames?: string[]; secret?: string }[],
+  filters: readonly (readonly [string, string, Obj, boolean?])[] = [],
+): NamedBytes {
+  const hcm = encodeMessage(L7Types.hcm, {
+    statPrefix: name,
+    rds: { configSource: { ads: {} }, routeConfigName: name },
+    httpFilters: [
+      ...filters.map(([n, t, c, disabled]) => ({
+        name: n,
+        typedConfig: any(t, c),
+        ...(disabled ? { disabled: true } : {}),
+      })),
+      { name: 'envoy.filters.http.router', typedConfig: any(L7Types.router) },
+    ],
+  });
+  return {
+    name,
+    value: encodeMessage(TypeUrls.listener, {
+      name,
+      address: { socketAddress: { address: '0.0.0.0', portValue: port } },
+      filterChains: chains.map((c) => ({
+        name: c.name,
+        ...(c.serverNames ? { filterChainMatch: { serverNames: c.serverNames } } : {}),
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typedConfig: { type_url: L7Types.hcm, value: hcm },
+          },
+        ],
+        ...(c.secret
+          ? {
+              transportSocket: {
+                name: 'envoy.transport_sockets.tls',
+                typedConfig: any(L7Types.downstreamTls, {
+                  commonTlsContext: {
+                    tlsCertificateSdsSecretConfigs: [
+                      { name: c.secret, sdsConfig: { ads: {}, resourceApiVersion: 1 } },
+                    ],
+                    alpnProtocols: ['h2', 'http/1.1'],
+                  },
+                }),
+              },
+            }
+          : {}),
+      })),
+    }),
+  };
+}
+
+/** An SDS Secret with an inline TLS certificate. */
+export function tlsSecret(name: string, certPem: string, keyPem: string): NamedBytes {
+  return {
+    name,
+    value: encodeMessage(TypeUrls.secret, {
+      name,
+      tlsCertificate: {
+        certificateChain: { inlineString: certPem },
+        privateKey: { inlineString: keyPem },
+      },
     }),
   };
 }

@@ -4,22 +4,20 @@
  * gRPC), L7 policy applied, and each request re-encapsulated in HBONE to the chosen endpoint's
  * node with the waypoint's identity (destinations accept only their waypoint).
  */
-import http from 'node:http';
-import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
-import type { Actor, ActorContext, Reply } from '../actors/index.js';
+import type { ServerHttp2Stream } from 'node:http2';
+import type { Actor, ActorContext } from '../actors/index.js';
 import { HboneClient } from '../hbone/client.js';
 import type { CertSet } from '../hbone/identity.js';
 import { HboneListener, type InboundConnect } from '../hbone/server.js';
 import type { DataplaneStats } from '../stats.js';
 import { sourceIp } from '../ztunnel/inbound.js';
-import { RateLimiter } from './filters.js';
-import { handleRequest, type ConnInfo, type WaypointView } from './proxy.js';
-import { Upstreams, socketLike } from './upstream.js';
+import { RateLimiter } from '../l7/filters.js';
+import type { ProxyMsg } from '../l7/host.js';
+import { handleRequest, type ConnInfo, type L7View } from '../l7/proxy.js';
+import { HttpDispatcher } from '../l7/serve.js';
+import { Upstreams, socketLike } from '../l7/upstream.js';
 
-export type WaypointMsg =
-  | { readonly kind: 'config'; readonly view: WaypointView; readonly reply: Reply<void> }
-  | { readonly kind: 'certs'; readonly certs: CertSet }
-  | { readonly kind: 'dump'; readonly reply: Reply<WaypointDump> };
+export type WaypointMsg = ProxyMsg<L7View, WaypointDump>;
 
 export interface WaypointDump {
   readonly workload: string;
@@ -39,14 +37,7 @@ export interface WaypointOptions {
   readonly hbonePort: number;
   readonly stats: DataplaneStats;
   /** The latest view and certificates (a restarted incarnation starts from them). */
-  readonly latest: () => { view: WaypointView; certs: CertSet };
-}
-
-const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-
-function isH2(chunk: Buffer): boolean {
-  const n = Math.min(chunk.length, H2_PREFACE.length);
-  return chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+  readonly latest: () => { view: L7View; certs: CertSet };
 }
 
 export function waypointActor(opts: WaypointOptions) {
@@ -69,44 +60,18 @@ export function waypointActor(opts: WaypointOptions) {
       stats: opts.stats,
       logger: ctx.logger,
     };
-    // Which tunnel a request came through: h1 requests carry the tunnel as req.socket, h2
-    // requests their session (bound while the 'connection' event is being emitted).
-    const byTunnel = new WeakMap<object, ConnInfo>();
-    let binding: ConnInfo | undefined;
-    const h1 = http.createServer((req, res) => {
-      const c = byTunnel.get(req.socket);
-      if (c) handleRequest(deps, c, req, res, false);
-      else res.destroy();
-    });
-    h1.keepAliveTimeout = 60_000;
-    const h2 = http2.createServer({ settings: { enablePush: false } }, (req, res) => {
-      const c = byTunnel.get(req.stream.session as object);
-      if (c) handleRequest(deps, c, req, res, true);
-      else res.destroy();
-    });
-    h2.on('session', (s: ServerHttp2Session) => {
-      if (binding) byTunnel.set(s, binding);
-      s.on('error', () => undefined);
-    });
-    for (const s of [h1, h2]) s.on('clientError', () => undefined);
-
+    const http = new HttpDispatcher((c, req, res, h2) => handleRequest(deps, c, req, res, h2));
     const onConnect = (req: InboundConnect, stream: ServerHttp2Stream) => {
-      const conn: ConnInfo = { peer: req.peer, sourceIp: sourceIp(req), authority: req.authority };
+      const conn: ConnInfo = {
+        role: 'waypoint',
+        peer: req.peer,
+        sourceIp: sourceIp(req),
+        authority: req.authority,
+        scheme: 'http',
+      };
       stream.respond({ ':status': 200 });
       opts.stats.connection('waypoint', req.authority, 'ok');
-      stream.once('data', (chunk: Buffer) => {
-        stream.pause();
-        stream.unshift(chunk);
-        byTunnel.set(stream, conn);
-        binding = conn;
-        try {
-          if (isH2(chunk)) h2.emit('connection', stream);
-          else h1.emit('connection', socketLike(stream));
-        } finally {
-          binding = undefined;
-        }
-        stream.resume();
-      });
+      http.serve(stream, conn, socketLike);
     };
 
     async function ensureListener(): Promise<void> {

@@ -1,7 +1,7 @@
 /** Pure: which waypoints this node hosts, and the L7 view each one serves. */
 import { waypointWorkloads, type L4State } from '../l4/model.js';
-import { waypointListenerName, type L7Snapshot } from './model.js';
-import type { WaypointView } from './proxy.js';
+import { waypointListenerName, type L7Snapshot } from '../l7/model.js';
+import type { L7View } from '../l7/proxy.js';
 
 export interface HostedWaypoint {
   readonly uid: string;
@@ -38,7 +38,7 @@ export function waypointView(
   l7: L7Snapshot,
   l4: L4State,
   version: string,
-): WaypointView {
+): L7View {
   const listener = wp.listeners.map((n) => l7.listeners.get(n)).find((l) => l !== undefined);
   const routes =
     listener?.inlineRoutes ?? (listener?.routeName ? l7.routes.get(listener.routeName) : undefined);

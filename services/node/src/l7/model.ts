@@ -1,7 +1,8 @@
 /**
- * The waypoint's compiled L7 view: Envoy v3 Listener / RouteConfiguration / Cluster /
- * ClusterLoadAssignment resources turned into plain immutable data the request path can use
- * without touching protobuf. Built by compile.ts; read by router.ts, filters.ts and proxy.ts.
+ * The compiled L7 view shared by waypoints and gateways: Envoy v3 Listener / RouteConfiguration /
+ * Cluster / ClusterLoadAssignment / Secret resources turned into plain immutable data the request
+ * path can use without touching protobuf. Built by compile.ts; read by router.ts, filters.ts,
+ * proxy.ts and the gateway's TLS termination.
  */
 import type { JWTVerifyGetKey } from 'jose';
 import type { Cidr } from '../l4/model.js';
@@ -216,8 +217,23 @@ export interface NamedFilter {
   readonly filter: HttpFilter;
 }
 
+/** A listener's filter chain: which connections it takes (SNI) and how TLS is terminated. */
+export interface FilterChain {
+  readonly name: string;
+  /** filter_chain_match.server_names; empty: any (the fallback chain). */
+  readonly serverNames: readonly string[];
+  /** SDS secret names of the DownstreamTlsContext; undefined: plaintext. */
+  readonly tlsSecrets?: readonly string[];
+  readonly alpn: readonly string[];
+}
+
 export interface L7Listener {
   readonly name: string;
+  /** socket_address.port_value (gateways listen on <workload ip>:<port>). */
+  readonly port: number;
+  /** HTTP filter chains (all share the first chain's HttpConnectionManager, as the compiler
+   * emits one per port). */
+  readonly chains: readonly FilterChain[];
   /** RDS route config name, or the inline one. */
   readonly routeName?: string;
   readonly inlineRoutes?: RouteTable;
@@ -238,12 +254,20 @@ export interface L7Cluster {
   readonly inlineEndpoints?: readonly Endpoint[];
 }
 
+/** A TLS certificate from an SDS Secret (validated: the key matches the chain). */
+export interface TlsSecret {
+  readonly name: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
 /** Every L7 resource this node holds, compiled. Immutable; replaced whole on each push. */
 export interface L7Snapshot {
   readonly listeners: ReadonlyMap<string, L7Listener>;
   readonly routes: ReadonlyMap<string, RouteTable>;
   readonly clusters: ReadonlyMap<string, L7Cluster>;
   readonly endpoints: ReadonlyMap<string, readonly Endpoint[]>;
+  readonly secrets: ReadonlyMap<string, TlsSecret>;
 }
 
 export const EMPTY_L7: L7Snapshot = {
@@ -251,6 +275,7 @@ export const EMPTY_L7: L7Snapshot = {
   routes: new Map(),
   clusters: new Map(),
   endpoints: new Map(),
+  secrets: new Map(),
 };
 
 /** Endpoints of a cluster, from its EDS assignment or its inline one. */
@@ -263,4 +288,17 @@ export function clusterEndpoints(s: L7Snapshot, cluster: string): readonly Endpo
 /** Listener name the compiler gives a waypoint (see services/compiler names.ts). */
 export function waypointListenerName(namespace: string, gateway: string, port = 15008): string {
   return `waypoint/${namespace}/${gateway}/${port}`;
+}
+
+/** Listener name prefix the compiler gives a Gateway's ports: `gateway/<ns>/<gateway>/<port>`. */
+export function gatewayListenerPrefix(namespace: string, gateway: string): string {
+  return `gateway/${namespace}/${gateway}/`;
+}
+
+/** `outbound|<port>||<name>.<ns>.svc.<domain>[|policy]` → its service's stats key
+ * `<ns>/<host>` (as the L4 stats key services); undefined for other cluster names. */
+export function clusterService(cluster: string): string | undefined {
+  const host = /^outbound\|\d+\|[^|]*\|([^|]+)/.exec(cluster)?.[1];
+  const ns = host && /^[^.]+\.([^.]+)\.svc\./.exec(host)?.[1];
+  return host && ns ? `${ns}/${host}` : undefined;
 }

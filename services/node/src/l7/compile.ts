@@ -7,6 +7,7 @@
  * cluster's EDS name) may dangle for a while: pushes arrive type by type. A dangling reference
  * answers 503 / 404 at request time; only a resource that is invalid in itself is rejected.
  */
+import { createSecureContext } from 'node:tls';
 import { TypeUrls, decodeMessage } from '@shoal/proto';
 import { ConfigRejectedError } from '../errors.js';
 import { compileFilter, compileOverride } from './compile-filters.js';
@@ -24,6 +25,7 @@ import {
 } from './decode.js';
 import type {
   Endpoint,
+  FilterChain,
   FilterOverride,
   L7Cluster,
   L7Listener,
@@ -32,10 +34,12 @@ import type {
   Route,
   RouteAction,
   RouteTable,
+  TlsSecret,
 } from './model.js';
 
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const TCP_PROXY = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+const DOWNSTREAM_TLS = 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 
 const REDIRECT_CODES: Record<string, number> = {
   MOVED_PERMANENTLY: 301,
@@ -200,6 +204,30 @@ export function compileRouteTable(name: string, m: Raw): RouteTable {
   };
 }
 
+/** An HTTP filter chain's SNI match and TLS termination (SDS secrets only). */
+function filterChain(c: Raw, i: number): FilterChain {
+  return at(`filterChains[${i}]`, () => {
+    const serverNames = arr<string>(obj(c.filterChainMatch)?.serverNames).map((n) =>
+      n.toLowerCase(),
+    );
+    const ts = obj(c.transportSocket);
+    const base = { name: String(c.name ?? i), serverNames };
+    if (!ts) return { ...base, alpn: [] };
+    const tls = at('transportSocket', () => unpackAny(ts.typedConfig));
+    if (tls?.type !== DOWNSTREAM_TLS)
+      throw new Error(`transport socket ${tls?.type ?? '(none)'} is not supported`);
+    if (obj(tls.msg.requireClientCertificate)?.value === true)
+      throw new Error('require_client_certificate (frontend mTLS) is not supported');
+    const ctc = obj(tls.msg.commonTlsContext) ?? {};
+    if (arr(ctc.tlsCertificates).length > 0)
+      throw new Error('inline tls_certificates are not supported: reference an SDS secret');
+    const tlsSecrets = arr(ctc.tlsCertificateSdsSecretConfigs).map((x) => String(x.name ?? ''));
+    if (tlsSecrets.length === 0 || tlsSecrets.some((n) => !n))
+      throw new Error('TLS filter chain names no SDS certificate secret');
+    return { ...base, tlsSecrets, alpn: arr<string>(ctc.alpnProtocols) };
+  });
+}
+
 function compileListener(name: string, m: Raw): L7Listener | undefined {
   if (obj(m.apiListener)) return undefined; // proxyless gRPC clients' listener: not ours
   const chains = arr(m.filterChains);
@@ -233,15 +261,19 @@ function compileListener(name: string, m: Raw): L7Listener | undefined {
     unpackAny(raw.at(-1)?.typedConfig)?.type !== `envoy.extensions.filters.http.router.v3.Router`
   )
     throw new Error('http_filters must end with envoy.filters.http.router');
+  const http = chains
+    .map((c, i) => [c, i] as const)
+    .filter(([c]) => arr(c.filters).some((f) => unpackAny(f.typedConfig)?.type === HCM))
+    .map(([c, i]) => filterChain(c, i));
+  if (new Set(http.map((c) => c.tlsSecrets !== undefined)).size > 1)
+    throw new Error('filter chains mix TLS and plaintext on one port: not supported');
+  const port = Number(obj(obj(m.address)?.socketAddress)?.portValue ?? 0);
+  const base = { name, port, chains: http, filters };
   const rds = obj(hcm.rds);
-  if (rds) return { name, routeName: String(rds.routeConfigName ?? ''), filters };
+  if (rds) return { ...base, routeName: String(rds.routeConfigName ?? '') };
   const inline = obj(hcm.routeConfig);
   if (inline)
-    return {
-      name,
-      inlineRoutes: at('routeConfig', () => compileRouteTable(name, inline)),
-      filters,
-    };
+    return { ...base, inlineRoutes: at('routeConfig', () => compileRouteTable(name, inline)) };
   throw new Error('http_connection_manager has neither rds nor route_config');
 }
 
@@ -275,12 +307,34 @@ function compileCluster(name: string, m: Raw): L7Cluster {
   throw new Error(`unsupported cluster type ${type}`);
 }
 
+/** A Secret with a tls_certificate: inline PEM, checked by building a TLS context from it. */
+function compileSecret(name: string, m: Raw): TlsSecret | undefined {
+  const tc = obj(m.tlsCertificate);
+  if (!tc) return undefined; // validation contexts etc.: nothing the data plane uses
+  const pem = (field: string) => {
+    const ds = obj(tc[field]);
+    if (typeof ds?.inlineString === 'string') return ds.inlineString;
+    if (ds?.inlineBytes instanceof Uint8Array) return Buffer.from(ds.inlineBytes).toString();
+    throw new Error(`tls_certificate.${field} must be inline (inline_string or inline_bytes)`);
+  };
+  const certPem = pem('certificateChain');
+  const keyPem = pem('privateKey');
+  try {
+    createSecureContext({ cert: certPem, key: keyPem });
+  } catch (err) {
+    throw new Error(`tls_certificate is not a usable key pair: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return { name, certPem, keyPem };
+}
+
 type Resources = ReadonlyMap<string, Uint8Array>;
 
 function each<T>(
   typeUrl: string,
   items: Resources,
-  f: (name: string, m: Raw) => T,
+  f: (name: string, m: Raw) => T | undefined,
 ): Map<string, T> {
   const out = new Map<string, T>();
   for (const [name, bytes] of items) {
@@ -300,6 +354,7 @@ export function compileL7(r: {
   routes: Resources;
   clusters: Resources;
   endpoints: Resources;
+  secrets?: Resources;
 }): L7Snapshot {
   const listeners = new Map<string, L7Listener>();
   for (const [n, l] of each(TypeUrls.listener, r.listeners, compileListener))
@@ -309,5 +364,6 @@ export function compileL7(r: {
     routes: each(TypeUrls.route, r.routes, compileRouteTable),
     clusters: each(TypeUrls.cluster, r.clusters, compileCluster),
     endpoints: each(TypeUrls.endpoint, r.endpoints, (_n, m) => endpointsOf(m)),
+    secrets: each(TypeUrls.secret, r.secrets ?? new Map(), compileSecret),
   };
 }

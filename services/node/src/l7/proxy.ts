@@ -1,5 +1,5 @@
 /**
- * One HTTP request through the waypoint: pick the virtual host and route from the config in
+ * One HTTP request through a waypoint or a gateway (the shared L7 engine): pick the virtual host and route from the config in
  * force when the request started (a push never changes an in-flight request), run the filter
  * chain, then answer locally (redirect, direct response) or forward to a weighted cluster's
  * endpoint with retries, per-try and overall timeouts, header and URL rewrites and mirroring.
@@ -12,6 +12,7 @@ import type { DataplaneStats } from '../stats.js';
 import { runFilters, type FilterContext, type RateLimiter } from './filters.js';
 import {
   clusterEndpoints,
+  clusterService,
   type L7Listener,
   type L7Snapshot,
   type RouteAction,
@@ -32,7 +33,7 @@ import {
 import { UpstreamFailure, type UpstreamResponse, type Upstreams } from './upstream.js';
 
 /** The config a request runs against: captured once at its start. */
-export interface WaypointView {
+export interface L7View {
   readonly version: string;
   readonly l7: L7Snapshot;
   readonly l4: L4State;
@@ -41,14 +42,20 @@ export interface WaypointView {
 }
 
 export interface ConnInfo {
+  /** Waypoint: virtual host by the tunnel's destination first, stats by virtual host.
+   * Gateway: virtual host by Host only, stats by the chosen backend service. */
+  readonly role: 'waypoint' | 'gateway';
+  /** SPIFFE id of the downstream (HBONE peer); '' for a gateway's plain clients. */
   readonly peer: string;
   readonly sourceIp: string;
-  /** The CONNECT :authority: the service address the client dialled. */
+  /** The address the client dialled: the CONNECT :authority (waypoint) or the gateway's
+   * <ip>:<port>. */
   readonly authority: string;
+  readonly scheme: 'http' | 'https';
 }
 
 export interface ProxyDeps {
-  readonly view: () => WaypointView;
+  readonly view: () => L7View;
   readonly upstreams: Upstreams;
   readonly limiter: RateLimiter;
   readonly stats: DataplaneStats;
@@ -88,6 +95,14 @@ function serviceOf(vh: VirtualHost): string {
   return host ? `${host.split('.')[1]}/${host}` : vh.name;
 }
 
+/** What an edge proxy tells the upstream about the client (Envoy's use_remote_address). */
+function edgeHeaders(h: Headers, conn: ConnInfo): Headers {
+  const xff = h['x-forwarded-for'];
+  h['x-forwarded-for'] = xff ? `${String(xff)}, ${conn.sourceIp}` : conn.sourceIp;
+  h['x-forwarded-proto'] = conn.scheme;
+  return h;
+}
+
 function readBody(req: Req): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -121,9 +136,11 @@ export function handleRequest(
   const t0 = performance.now();
   const view = deps.view();
   let service = conn.authority;
-  res.once('finish', () => deps.stats.request(service, res.statusCode, performance.now() - t0));
+  res.once('finish', () =>
+    deps.stats.request(service, res.statusCode, performance.now() - t0, conn.role),
+  );
   res.once('close', () => {
-    if (!res.writableFinished) deps.stats.connection('waypoint', service, 'reset');
+    if (!res.writableFinished) deps.stats.connection(conn.role, service, 'reset');
   });
   req.on('error', () => undefined);
   const url = req.url ?? '/';
@@ -139,9 +156,10 @@ export function handleRequest(
     headers,
   };
   if (!view.listener || !view.routes)
-    return reply(res, 503, {}, 'no L7 config for this waypoint yet\n');
-  const vh = selectVirtualHost(view.routes, [conn.authority, host]);
-  if (!vh) return reply(res, 404, {}, `no virtual host for ${conn.authority}\n`);
+    return reply(res, 503, {}, `no L7 config for this ${conn.role} yet\n`);
+  const gateway = conn.role === 'gateway';
+  const vh = selectVirtualHost(view.routes, gateway ? [host] : [conn.authority, host]);
+  if (!vh) return reply(res, 404, {}, `no virtual host for ${gateway ? host : conn.authority}\n`);
   service = serviceOf(vh);
   const route = selectRoute(vh, rv);
   if (!route) return reply(res, 404, {}, 'no route matched\n');
@@ -155,7 +173,7 @@ export function handleRequest(
     sourceIp: conn.sourceIp,
     destinationIp: dIp,
     destinationPort: dPort,
-    upstreamHeaders: forwardable(headers),
+    upstreamHeaders: gateway ? edgeHeaders(forwardable(headers), conn) : forwardable(headers),
     responseHeaders: {},
     metadata: new Map(),
   };
@@ -171,7 +189,12 @@ export function handleRequest(
           `${local.body}\n`,
         );
       if (a.kind === 'redirect') {
-        const location = redirectLocation(a, route.match, { scheme: 'http', host, path, search });
+        const location = redirectLocation(a, route.match, {
+          scheme: conn.scheme,
+          host,
+          path,
+          search,
+        });
         return reply(res, a.status, { ...ctx.responseHeaders, location }, '');
       }
       if (a.kind === 'direct') return reply(res, a.status, ctx.responseHeaders, a.body);
@@ -195,7 +218,9 @@ export function handleRequest(
           res.end();
         });
       };
-      return forward(deps, view, a, req, h2, {
+      const cluster = pickCluster(a, Math.random());
+      if (gateway) service = clusterService(cluster) ?? service;
+      return forward(deps, view, a, cluster, req, h2, {
         method: rv.method,
         path: rewritePath(a, route.match, path, search),
         authority: a.hostRewrite ?? host,
@@ -217,7 +242,7 @@ export function handleRequest(
   );
 }
 
-function endpointFor(view: WaypointView, cluster: string) {
+function endpointFor(view: L7View, cluster: string) {
   const eps = clusterEndpoints(view.l7, cluster);
   if (eps.length === 0) return undefined;
   const i = rr.get(cluster) ?? 0;
@@ -229,8 +254,9 @@ function endpointFor(view: WaypointView, cluster: string) {
 
 async function forward(
   deps: ProxyDeps,
-  view: WaypointView,
+  view: L7View,
   a: Forward,
+  cluster: string,
   req: Req,
   h2: boolean,
   up: { method: string; path: string; authority: string; headers: Headers },
@@ -247,7 +273,6 @@ async function forward(
     );
   }
   const deadline = performance.now() + a.timeoutMs;
-  const cluster = pickCluster(a, Math.random());
   const tries = 1 + (a.retry?.numRetries ?? 0);
   let last: Error = new UpstreamFailure('connect', `no healthy upstream in ${cluster}`);
   for (let i = 0; i < tries; i++) {
