@@ -46,7 +46,10 @@ function toStatus(p: RolloutProgress) {
 export function rolloutHandlers(h: () => ControlPlaneHandles): Record<string, Handler> {
   const progress = async (id: string) => {
     try {
-      return await rolloutCommands.progress(rolloutHandle(h().temporal, id));
+      const t = h().temporal;
+      return await t.connection.withDeadline(Date.now() + 5000, () =>
+        rolloutCommands.progress(rolloutHandle(t, id)),
+      );
     } catch (err) {
       throw new NotFoundError(`no rollout ${id}: ${(err as Error).message}`);
     }
@@ -87,14 +90,51 @@ export function rolloutHandlers(h: () => ControlPlaneHandles): Record<string, Ha
       return toStatus(await progress(String(req.id)));
     },
     async ListRollouts() {
-      const scope = await rolloutCommands.scope(h().temporal, SCOPE).catch(() => undefined);
+      const t = h().temporal;
+      const scope = await t.connection
+        .withDeadline(Date.now() + 5000, () => rolloutCommands.scope(t, SCOPE))
+        .catch(() => undefined);
       if (!scope) return { rollouts: [] };
       const ids = [
         ...scope.finished.map((f) => f.rolloutId),
         ...(scope.running ? [scope.running] : []),
       ];
       const rollouts = [];
-      for (const id of ids.slice(-20)) rollouts.push(toStatus(await progress(id)));
+      for (const f of scope.finished.slice(-20)) {
+        if (f.status === 'superseded-before-start') {
+          rollouts.push({
+            id: f.rolloutId,
+            state: f.status,
+            version: '',
+            waves: [],
+            reason: f.reason ?? '',
+            startedAt: '',
+            updatedAt: '',
+          });
+          continue;
+        }
+        rollouts.push(
+          toStatus(
+            await progress(f.rolloutId).catch(
+              () =>
+                ({
+                  rolloutId: f.rolloutId,
+                  targetVersion: '',
+                  state: f.status,
+                  paused: false,
+                  currentWave: 0,
+                  waves: [],
+                  clusters: [],
+                  reasons: f.reason ? [f.reason] : [],
+                  compensationFailures: 0,
+                  pendingEdgeSites: [],
+                  runs: 0,
+                }) as RolloutProgress,
+            ),
+          ),
+        );
+      }
+      if (scope.running) rollouts.push(toStatus(await progress(scope.running)));
       return { rollouts: rollouts.reverse() };
     },
     async ControlRollout(req, caller) {

@@ -8,7 +8,7 @@ import { createAgent, agentConfigSpec, type Agent } from '@shoal/agent';
 import { EventStore } from '@shoal/db';
 import { loadConfig, tcpReachable, type Logger, type Runner } from '@shoal/common';
 import { parseManifests, type MeshResource } from '@shoal/model';
-import { rolloutCommands, rolloutHandle } from '@shoal/workflows';
+import { rolloutCommands } from '@shoal/workflows';
 import type { ControlPlaneHandles } from '../control-plane.js';
 import { ManagedProcess } from '../stack/process.js';
 import { startApp, type AppSpec } from './apps.js';
@@ -95,6 +95,7 @@ export function demoFleet(opts: DemoOptions): DemoFleet {
   const apps: Server[] = [];
   let token = '';
   let first: { version: string; state: string } | undefined;
+  const ingressUrl = 'http://127.0.20.10:8080';
 
   const makeAgent = (site: string) =>
     createAgent(
@@ -186,47 +187,79 @@ export function demoFleet(opts: DemoOptions): DemoFleet {
     );
   }
 
+  /**
+   * Wait until the rollout of the newest compiled version has finished (sites keep reporting
+   * for a moment after start, so earlier versions are superseded). Reads the rollout scope's
+   * record of finished rollouts; every Temporal call has a deadline.
+   */
   async function waitForFirstRollout(h: ControlPlaneHandles) {
     const deadline = Date.now() + (opts.firstRolloutTimeoutMs ?? 180_000);
-    let version: string | undefined;
     for (;;) {
-      version = h.controller.latest?.version;
-      if (version) {
-        const p = await rolloutCommands
-          .progress(rolloutHandle(h.temporal, `rollout-${version}`))
-          .catch(() => undefined);
-        // A newer version (sites still reporting) supersedes; follow the newest.
-        if (p && p.state === 'completed' && version === h.controller.latest?.version) {
-          first = { version, state: p.state };
-          return;
-        }
-        if (
-          p &&
-          ['rolled-back', 'aborted', 'compensation-failed'].includes(p.state) &&
-          version === h.controller.latest?.version
-        ) {
-          first = { version, state: p.state };
-          log.warn(
-            { version, state: p.state, reasons: p.reasons },
-            'the first rollout did not complete',
-          );
+      const latest = h.controller.latest;
+      if (latest) {
+        const scope = await h.temporal.connection
+          .withDeadline(Date.now() + 3000, () => rolloutCommands.scope(h.temporal, 'fleet'))
+          .catch((err: Error) => {
+            log.debug({ err: err.message }, 'rollout scope not available yet');
+            return undefined;
+          });
+        const done = scope?.finished.find((f) => f.rolloutId === latest.rolloutId);
+        if (done && latest.version === h.controller.latest?.version) {
+          first = { version: latest.version, state: done.status };
+          if (done.status !== 'completed') {
+            log.warn(
+              { rolloutId: latest.rolloutId, status: done.status, reason: done.reason },
+              'the first rollout did not complete',
+            );
+          }
           return;
         }
       }
       if (Date.now() > deadline) {
-        first = { version: version ?? '-', state: 'timed out' };
-        log.warn({ version }, 'the first rollout did not finish in time; Shoal keeps running');
+        first = { version: latest?.version ?? '-', state: 'still running' };
+        log.warn(
+          { rolloutId: latest?.rolloutId },
+          'the first rollout did not finish in time; Shoal keeps running',
+        );
         return;
       }
       await new Promise((r) => setTimeout(r, 500));
     }
   }
 
+  /**
+   * Nodes ACK config before every workload certificate has arrived; wait until requests through
+   * the ingress and the waypoint succeed several times in a row, so the printed curl works.
+   */
+  async function waitForTraffic(timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    let ok = 0;
+    while (ok < 10 && Date.now() < deadline) {
+      const [a, b] = await Promise.all([
+        fetch(`${ingressUrl}/`, { signal: AbortSignal.timeout(3000) })
+          .then((r) => r.status)
+          .catch(() => 0),
+        fetch(`${ingressUrl}/reviews`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(3000),
+        })
+          .then((r) => r.status)
+          .catch(() => 0),
+      ]);
+      ok = a === 200 && b === 200 ? ok + 1 : 0;
+      if (ok === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    if (ok < 10)
+      log.warn(
+        'traffic through the ingress does not succeed yet; the data plane is still warming up',
+      );
+  }
+
   return {
     name: 'demo-fleet',
     nodes: () => nodes,
     demoToken: () => token,
-    ingress: () => 'http://127.0.20.10:8080',
+    ingress: () => ingressUrl,
     firstRollout: () => first,
     async start() {
       const h = opts.handles();
@@ -276,6 +309,7 @@ export function demoFleet(opts: DemoOptions): DemoFleet {
         }
       }
       await waitForFirstRollout(h);
+      await waitForTraffic();
     },
     async close() {
       for (const a of apps) a.close();

@@ -30,8 +30,10 @@ export class RunnerGroup {
   async start(runners: readonly Runner[]): Promise<void> {
     for (const r of runners) {
       const t0 = Date.now();
-      await r.start();
+      // Registered before start() resolves: a shutdown during a slow start (a signal, or a
+      // later runner failing) must still close what this runner has already brought up.
       this.started.push(r);
+      await r.start();
       this.logger.debug({ runner: r.name, ms: Date.now() - t0 }, 'runner started');
     }
   }

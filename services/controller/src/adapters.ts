@@ -68,9 +68,11 @@ export class ControlPlaneEventPublisher implements EventPublisher {
 
   async publish(event: ShoalEvent): Promise<void> {
     const { cluster, ...metadata } = event.metadata;
+    const { cluster: dataCluster, ...data } = event.data;
+    const target = cluster ?? dataCluster;
     const e = {
       ...event,
-      data: { ...event.data, ...(cluster !== undefined ? { targetCluster: cluster } : {}) },
+      data: { ...data, ...(target !== undefined ? { targetCluster: target } : {}) },
       metadata: { ...metadata, cluster: 'control-plane' },
     };
     await this.js.publish(Subjects.event('control-plane', 'rollout'), JSON.stringify(e), {

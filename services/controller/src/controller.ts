@@ -46,6 +46,8 @@ export interface ControllerOptions {
 
 export interface CompiledVersion {
   readonly version: string;
+  /** The rollout that moves the fleet to this version (unique per compile). */
+  readonly rolloutId: string;
   readonly clusters: ReadonlyMap<string, { contentVersion: string; nodes: number }>;
   readonly position: number;
 }
@@ -94,6 +96,11 @@ export function createController(opts: ControllerOptions): Controller {
   let fleet: FleetConfig | undefined;
   let running: Promise<void> = Promise.resolve();
   const waiters: { position: number; resolve: () => void }[] = [];
+  /** Rollout id → the store position its version was compiled from. */
+  const rollouts = new Map<string, { version: string; position: number }>();
+  let lastGood: { rolloutId: string; position: number } | undefined;
+  /** Rolled-back rollouts whose operator changes still have to be reverted. */
+  const toRevert: { eventId: string; rolloutId: string; reason: string }[] = [];
 
   const fold = (e: RecordedEvent) => {
     position = Math.max(position, e.position);
@@ -108,7 +115,20 @@ export function createController(opts: ControllerOptions): Controller {
         spec: d.spec as unknown as MeshResource,
       });
     } else if (e.type === 'ResourceDeleted') rows.delete(key);
-    else if (e.type === 'ClusterHeartbeat' || e.type === 'ClusterRegistered') {
+    else if (e.type === 'ConfigVersionCompiled' && typeof d.rolloutId === 'string') {
+      rollouts.set(d.rolloutId, { version: String(d.version), position: Number(d.position) });
+    } else if (e.type === 'RolloutCompleted' && rollouts.has(String(d.rolloutId))) {
+      lastGood = {
+        rolloutId: String(d.rolloutId),
+        position: rollouts.get(String(d.rolloutId))!.position,
+      };
+    } else if (e.type === 'RolloutRolledBack' && rollouts.has(String(d.rolloutId))) {
+      toRevert.push({
+        eventId: e.id,
+        rolloutId: String(d.rolloutId),
+        reason: String(d.reason ?? ''),
+      });
+    } else if (e.type === 'ClusterHeartbeat' || e.type === 'ClusterRegistered') {
       heartbeats.set(
         String((e.metadata as Record<string, unknown>).cluster),
         e.recordedAt.getTime(),
@@ -177,7 +197,9 @@ export function createController(opts: ControllerOptions): Controller {
         { contentVersion: cfg.version, nodes: cfg.nodes.size },
       ]),
     );
-    latest = { version, clusters, position: upTo };
+    const rolloutId = `rollout-${version}-p${upTo}`;
+    rollouts.set(rolloutId, { version, position: upTo });
+    latest = { version, rolloutId, clusters, position: upTo };
     compiledAt = upTo;
     log.info(
       { version, clusters: clusters.size, position: upTo, errors: out.errors.length },
@@ -198,7 +220,7 @@ export function createController(opts: ControllerOptions): Controller {
       await submitVersion(
         opts.temporal,
         'fleet',
-        { rolloutId: `rollout-${version}`, policy: p, targetVersion: version },
+        { rolloutId, policy: p, targetVersion: version },
         opts.taskQueue,
       );
       log.info({ version, policy: p.name }, 'rollout submitted');
@@ -208,11 +230,75 @@ export function createController(opts: ControllerOptions): Controller {
     }
   }
 
+  /**
+   * A rollout rolled back: the fleet runs the last good version again, so the desired state
+   * goes back too. Operator changes (source "api") made after the last good rollout's position
+   * are reverted with compensating events (actor system:rollback, causation = the rollback
+   * event), so the log, the desired state and what runs agree. Agent-reported state is left
+   * alone: it describes what exists. Each rollback is reverted once (checked in the store).
+   */
+  async function revertRolledBack(): Promise<void> {
+    for (const r of toRevert.splice(0)) {
+      const bad = rollouts.get(r.rolloutId);
+      if (!bad || !lastGood || bad.position <= lastGood.position) continue;
+      if (latest && latest.rolloutId !== r.rolloutId && latest.position > bad.position) continue;
+      const done = await pool.query(
+        "select 1 from events where metadata->>'causationId' = $1 limit 1",
+        [r.eventId],
+      );
+      if (done.rowCount) continue;
+      const changed = await pool.query<{ stream: string; data: Record<string, unknown> }>(
+        `select distinct on (stream) stream, data from events
+         where position > $1 and type in ('ResourceUpserted', 'ResourceDeleted') and metadata->>'source' = 'api'
+         order by stream, position desc`,
+        [lastGood.position],
+      );
+      for (const c of changed.rows) {
+        const before = await pool.query<{ type: string; data: Record<string, unknown> }>(
+          `select type, data from events where stream = $1 and position <= $2 order by position desc limit 1`,
+          [c.stream, lastGood.position],
+        );
+        const prev = before.rows[0];
+        const key = {
+          cluster: String(c.data.cluster),
+          kind: String(c.data.kind),
+          namespace: String(c.data.namespace),
+          name: String(c.data.name),
+        };
+        const restore = prev?.type === 'ResourceUpserted';
+        const e = {
+          id: newEventId(),
+          stream: c.stream,
+          type: restore ? 'ResourceUpserted' : 'ResourceDeleted',
+          data: restore ? { ...key, spec: prev.data.spec } : key,
+          metadata: {
+            actor: 'system:rollback',
+            source: 'controller',
+            cluster: key.cluster,
+            observedAt: new Date().toISOString(),
+            correlationId: r.rolloutId,
+            causationId: r.eventId,
+            reason: `rollout ${r.rolloutId} rolled back: ${r.reason}`,
+          },
+          schemaVersion: 1,
+        };
+        await jetstream(opts.nc).publish(Subjects.event(key.cluster, key.kind), JSON.stringify(e), {
+          msgID: e.id,
+        });
+        log.warn(
+          { stream: c.stream, rolloutId: r.rolloutId },
+          'reverted an operator change of a rolled-back rollout',
+        );
+      }
+    }
+  }
+
   const schedule = () => {
     if (timer) return;
     timer = setTimeout(() => {
       timer = undefined;
       running = running
+        .then(revertRolledBack)
         .then(compileOnce)
         .catch((err: unknown) => {
           log.error({ err }, 'compile/publish failed; retrying');

@@ -170,6 +170,13 @@ export function planRollout(input: PlanInput): RolloutPlan {
   const taken = new Set<string>();
   const waves: PlannedWave[] = [];
   const manual = policy.trigger === 'manual';
+  const current = new Set(alreadyCurrent.map((c) => c.name));
+  // A wave whose clusters all run the target version already has nothing to do: skip it
+  // (a restarted control plane re-submits the version the fleet already runs).
+  const onlyCurrent = (matching: readonly FleetCluster[]) =>
+    matching.length > 0 &&
+    matching.every((x) => current.has(x.name) || taken.has(x.name)) &&
+    matching.some((x) => current.has(x.name));
 
   if (policy.canary) {
     const c = policy.canary;
@@ -185,27 +192,33 @@ export function planRollout(input: PlanInput): RolloutPlan {
     const picked = todo.filter(
       (x) => names.has(x.name) || (c.selector !== undefined && matches(x.labels, c.selector)),
     );
-    if (picked.length === 0 && issues.length === 0) {
+    const matching = inScope.filter(
+      (x) => names.has(x.name) || (c.selector !== undefined && matches(x.labels, c.selector)),
+    );
+    if (picked.length === 0 && issues.length === 0 && !onlyCurrent(matching)) {
       issues.push({
         path: 'policy.canary',
         problem: 'selects no cluster that still needs this version: adjust it or remove it',
       });
     }
     picked.forEach((x) => taken.add(x.name));
-    waves.push({
-      index: 0,
-      name: CANARY_WAVE,
-      batches: batchesOf(picked.map(toPlanned), policy.maxConcurrent),
-      bakeTimeMs: c.bakeTimeMs ?? policy.bakeTimeMs,
-      requiresApproval: (c.requiresApproval ?? false) || manual,
-    });
+    if (picked.length > 0 || !onlyCurrent(matching))
+      waves.push({
+        index: 0,
+        name: CANARY_WAVE,
+        batches: batchesOf(picked.map(toPlanned), policy.maxConcurrent),
+        bakeTimeMs: c.bakeTimeMs ?? policy.bakeTimeMs,
+        requiresApproval: (c.requiresApproval ?? false) || manual,
+      });
   }
 
   const rest = todo.filter((x) => !taken.has(x.name)).length;
   policy.waves.forEach((w, i) => {
     let picked: FleetCluster[];
+    let matching: FleetCluster[] = [];
     if (w.selector) {
       const sel = w.selector;
+      matching = inScope.filter((x) => matches(x.labels, sel));
       picked = todo.filter((x) => !taken.has(x.name) && matches(x.labels, sel));
     } else {
       const reach = Math.ceil(((w.percent ?? 0) * rest) / 100);
@@ -215,6 +228,7 @@ export function planRollout(input: PlanInput): RolloutPlan {
         .filter((x) => !taken.has(x.name))
         .slice(0, Math.max(0, reach - takenAfterCanary));
     }
+    if (picked.length === 0 && (onlyCurrent(matching) || (!w.selector && rest === 0))) return;
     if (picked.length === 0) {
       issues.push({
         path: `policy.waves[${i}]`,

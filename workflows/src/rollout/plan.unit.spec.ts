@@ -153,6 +153,24 @@ describe('rollout planner', () => {
     assert.ok(!all.some((c) => c.name === 'c-10'));
   });
 
+  it('given a fleet that already runs the target version, when planned, then there is nothing to do and no error', () => {
+    const lastGood = Object.fromEntries(fleet10.map((c) => [c.name, 'v2']));
+    const plan = planRollout(given({ lastGood }));
+    assert.deepEqual(plan.waves, []);
+    assert.equal(plan.alreadyCurrent.length, 10);
+  });
+
+  it('given a canary that already runs the target version, when planned, then the canary wave is skipped and the rest still planned', () => {
+    const lastGood: Record<string, string> = Object.fromEntries(fleet10.map((c) => [c.name, 'v1']));
+    lastGood['c-01'] = 'v2';
+    const plan = planRollout(given({ lastGood }));
+    assert.deepEqual(
+      plan.waves.map((w) => w.name),
+      ['half', 'rest'],
+    );
+    assert.ok(!plannedClusters(plan).some((c) => c.name === 'c-01'));
+  });
+
   it('given a policy selector and edge sites, when planned, then only the scope is planned and edge sites keep kind and online state', () => {
     const fleet = [...fleet10, cluster('edge-1', { region: 'eu' }, 'edge', false)];
     const plan = planRollout(

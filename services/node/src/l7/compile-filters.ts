@@ -1,3 +1,4 @@
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 /** HTTP filter configs (Envoy v3 typed_config) → model filters and per-route overrides. */
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet } from 'jose';
 import {
@@ -65,6 +66,17 @@ function jwtProvider(name: string, p: Raw): JwtProvider {
     }
     if (!Array.isArray(jwks.keys) || jwks.keys.length === 0)
       throw new Error('localJwks has no keys');
+    // Every key must be usable now: a key that cannot be imported would reject every token
+    // later, so the config is refused (NACKed) instead and the old one keeps serving.
+    jwks.keys.forEach((k, i) => {
+      try {
+        createPublicKey({ key: k as unknown as JsonWebKey, format: 'jwk' });
+      } catch (err) {
+        throw new Error(
+          `localJwks.keys[${i}] (kid ${JSON.stringify(k.kid ?? '')}) is not a usable key: ${(err as Error).message}`,
+        );
+      }
+    });
     keys = at('localJwks', () => createLocalJWKSet(jwks));
   } else if (remote) {
     const uri = String(obj(remote.httpUri)?.uri ?? '');

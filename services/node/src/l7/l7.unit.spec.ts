@@ -154,6 +154,23 @@ describe('waypoint L7 compile and routing (pure)', () => {
         ),
       /Listener "waypoint\/ns\/wp\/15008".*localJwks.inlineString is not JSON/,
     );
+    const badKey = JSON.stringify({
+      keys: [{ kty: 'EC', crv: 'P-256', kid: 'broken', x: 'not-a-point', y: 'not-a-point' }],
+    });
+    assert.throws(
+      () =>
+        compile(
+          [],
+          [
+            [
+              'envoy.filters.http.jwt_authn',
+              L7Types.jwt,
+              { providers: { p: { issuer: 'i', localJwks: { inlineString: badKey } } } },
+            ],
+          ],
+        ),
+      /localJwks.keys\[0\] \(kid "broken"\) is not a usable key/,
+    );
     assert.throws(
       () =>
         compile(
