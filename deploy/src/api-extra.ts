@@ -95,10 +95,6 @@ export function rolloutHandlers(h: () => ControlPlaneHandles): Record<string, Ha
         .withDeadline(Date.now() + 5000, () => rolloutCommands.scope(t, SCOPE))
         .catch(() => undefined);
       if (!scope) return { rollouts: [] };
-      const ids = [
-        ...scope.finished.map((f) => f.rolloutId),
-        ...(scope.running ? [scope.running] : []),
-      ];
       const rollouts = [];
       for (const f of scope.finished.slice(-20)) {
         if (f.status === 'superseded-before-start') {
