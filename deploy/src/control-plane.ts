@@ -32,7 +32,7 @@ import {
 import { EventStore, migrateDatabase } from '@shoal/db';
 import { createIngest, ingestConfig } from '@shoal/ingest';
 import { createRolloutWorker } from '@shoal/workflows';
-import { createXdsServer, type XdsServer } from '@shoal/xds';
+import { createXdsServer, queryConvergence, type XdsServer } from '@shoal/xds';
 import { rolloutHandlers, fleetHandlers } from './api-extra.js';
 import type { Stack } from './stack/index.js';
 
@@ -239,6 +239,8 @@ export function controlPlane(opts: ControlPlaneOptions): ControlPlane {
         logger: log,
         temporal: s.temporal,
         trustDomain: td,
+        connectedNodes: async (cluster) =>
+          (await queryConvergence(s.nc!, cluster, '')).nodes.length,
         ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
       });
       await s.controller.start();

@@ -42,6 +42,11 @@ export interface ControllerOptions {
   readonly offlineAfterMs?: number;
   /** SPIFFE trust domain of the fleet's CA, for clusters that do not name one. */
   readonly trustDomain?: string;
+  /**
+   * How many nodes of a cluster are connected to the xDS layer now. An edge site with none is
+   * offline even while its agent still sends heartbeats (the uplink of its nodes is down).
+   */
+  readonly connectedNodes?: (cluster: string) => Promise<number>;
 }
 
 export interface CompiledVersion {
@@ -375,19 +380,19 @@ export function createController(opts: ControllerOptions): Controller {
     async list(): Promise<FleetCluster[]> {
       const now = Date.now();
       const after = opts.offlineAfterMs ?? 45_000;
-      return [...rows.values()]
-        .filter((r) => r.kind === 'Cluster' || r.kind === 'EdgeSite')
-        .map((r) => {
-          const seen = heartbeats.get(r.name);
-          return {
-            name: r.name,
-            kind: r.kind === 'EdgeSite' ? ('edge' as const) : ('cluster' as const),
-            labels: { ...(r.spec.metadata.labels ?? {}) },
-            // Never heard from: assume online (clusters configured by hand have no agent).
-            online: seen === undefined || now - seen < after,
-          };
-        })
-        .sort((a, b) => (a.name < b.name ? -1 : 1));
+      const out: FleetCluster[] = [];
+      for (const r of rows.values()) {
+        if (r.kind !== 'Cluster' && r.kind !== 'EdgeSite') continue;
+        const seen = heartbeats.get(r.name);
+        const kind = r.kind === 'EdgeSite' ? ('edge' as const) : ('cluster' as const);
+        // Never heard from: assume online (clusters configured by hand have no agent).
+        let online = seen === undefined || now - seen < after;
+        if (online && kind === 'edge' && opts.connectedNodes) {
+          online = (await opts.connectedNodes(r.name).catch(() => 1)) > 0;
+        }
+        out.push({ name: r.name, kind, labels: { ...(r.spec.metadata.labels ?? {}) }, online });
+      }
+      return out.sort((a, b) => (a.name < b.name ? -1 : 1));
     },
   };
 }

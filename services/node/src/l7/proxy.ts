@@ -78,6 +78,15 @@ const HOP = new Set([
 const MAX_BUFFERED = 4 * 1024 * 1024;
 const rr = new Map<string, number>();
 
+/**
+ * Passive outlier detection: an endpoint that refused a connection is skipped for a while
+ * (unless every endpoint is), so a node or site that went away stops receiving requests.
+ */
+const EJECT_MS = 10_000;
+const ejected = new Map<string, number>();
+/** Like Istio's default retry policy: a request that could not connect is tried elsewhere. */
+const CONNECT_RETRIES = 2;
+
 function forwardable(h: Headers): Headers {
   const out: Headers = {};
   for (const [k, v] of Object.entries(h)) {
@@ -243,8 +252,11 @@ export function handleRequest(
 }
 
 function endpointFor(view: L7View, cluster: string) {
-  const eps = clusterEndpoints(view.l7, cluster);
-  if (eps.length === 0) return undefined;
+  const all = clusterEndpoints(view.l7, cluster);
+  if (all.length === 0) return undefined;
+  const now = Date.now();
+  const healthy = all.filter((e) => (ejected.get(`${e.ip}:${e.port}`) ?? 0) <= now);
+  const eps = healthy.length > 0 ? healthy : all;
   const i = rr.get(cluster) ?? 0;
   rr.set(cluster, i + 1);
   const ep = eps[i % eps.length]!;
@@ -273,7 +285,8 @@ async function forward(
     );
   }
   const deadline = performance.now() + a.timeoutMs;
-  const tries = 1 + (a.retry?.numRetries ?? 0);
+  let tries = 1 + (a.retry?.numRetries ?? 0);
+  let connectRetries = 0;
   let last: Error = new UpstreamFailure('connect', `no healthy upstream in ${cluster}`);
   for (let i = 0; i < tries; i++) {
     const remaining = deadline - performance.now();
@@ -293,6 +306,15 @@ async function forward(
     } catch (err) {
       if (!(err instanceof UpstreamFailure)) throw err;
       last = err;
+      if (err.kind === 'connect') {
+        ejected.set(`${ep.ip}:${ep.port}`, Date.now() + EJECT_MS);
+        // Nothing reached the upstream: trying another endpoint is always safe.
+        if (connectRetries < CONNECT_RETRIES) {
+          connectRetries++;
+          tries++;
+          continue;
+        }
+      }
       if (!more || !a.retry || !retriable(a.retry.on, a.retry.statusCodes, { failure: err.kind }))
         throw err;
     }
