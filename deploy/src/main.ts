@@ -27,22 +27,11 @@ const spec = {
     flag: 'demo',
     default: true,
   }),
-  clusters: setting.int('clusters in the demo fleet', {
-    flag: 'clusters',
-    default: 2,
-    min: 1,
-    max: 1000,
-  }),
-  nodes: setting.int('node workers per demo cluster', {
-    flag: 'nodes',
-    default: 2,
-    min: 1,
-    max: 100,
-  }),
   logLevel: setting.oneOf('log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
     env: 'LOG_LEVEL',
     flag: 'log-level',
-    default: 'info',
+    // The banner is what a user reads first; services log warnings and errors only by default.
+    default: 'warn',
   }),
 };
 
