@@ -287,7 +287,8 @@ export function controlPlane(opts: ControlPlaneOptions): ControlPlane {
       s.workerRun.catch((err: unknown) => log.error({ err }, 'rollout worker stopped'));
     },
     async () => {
-      s.worker?.shutdown();
+      // The SDK may already be draining (it reacts to signals itself unless told not to).
+      if (s.worker?.getState() === 'RUNNING') s.worker.shutdown();
       await s.workerRun?.catch(() => undefined);
       await s.native?.close();
       s.health?.stop();

@@ -54,7 +54,8 @@ try {
 const logger = createLogger({ service: 'shoal', level: config.logLevel });
 // A bug in one request handler must not take the control plane down: log it loudly instead.
 process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
-Runtime.install({ logger: temporalLogger(logger) });
+// Shoal stops its workers itself, in order, on SIGINT/SIGTERM: the SDK must not do it too.
+Runtime.install({ logger: temporalLogger(logger), shutdownSignals: [] });
 const group = new RunnerGroup(logger);
 exitOnSignal(logger, () => group.close(), { timeoutMs: 45_000 });
 

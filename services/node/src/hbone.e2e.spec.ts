@@ -309,7 +309,7 @@ describe('HBONE between two node processes (e2e)', () => {
       'resubscribed with what it had',
     );
     await waitFor('v3 applied', async () => (await roundTrip(client.ip, out, 80, 'z')) === 'v1:z', {
-      timeoutMs: 5000,
+      timeoutMs: 20_000,
     });
     assert.equal(await exchange(long, 'same'), 'v2:same');
     long.destroy();

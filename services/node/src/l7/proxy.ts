@@ -86,6 +86,12 @@ const EJECT_MS = 10_000;
 const ejected = new Map<string, number>();
 /** Like Istio's default retry policy: a request that could not connect is tried elsewhere. */
 const CONNECT_RETRIES = 2;
+/**
+ * A pooled tunnel can die with its peer (a node that went away) and fail the next request
+ * before any response: an idempotent request is then tried once more on another endpoint, as
+ * HTTP clients do with a stale keep-alive connection.
+ */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 function forwardable(h: Headers): Headers {
   const out: Headers = {};
@@ -306,9 +312,10 @@ async function forward(
     } catch (err) {
       if (!(err instanceof UpstreamFailure)) throw err;
       last = err;
-      if (err.kind === 'connect') {
+      const staleTunnel = err.kind === 'reset' && IDEMPOTENT.has(up.method.toUpperCase());
+      if (err.kind === 'connect' || staleTunnel) {
         ejected.set(`${ep.ip}:${ep.port}`, Date.now() + EJECT_MS);
-        // Nothing reached the upstream: trying another endpoint is always safe.
+        // Nothing reached the upstream (or the request is idempotent): try another endpoint.
         if (connectRetries < CONNECT_RETRIES) {
           connectRetries++;
           tries++;

@@ -106,8 +106,14 @@ export function xdsClientActor(opts: XdsClientOptions) {
         },
       );
       const Ctor = adsService();
+      // A fresh channel per attempt, with its own subchannel: a shared subchannel would keep
+      // grpc-js's own reconnect backoff (up to 2 minutes) after the server comes back.
+      client?.close();
       client = new Ctor(opts.address, creds, {
         'grpc.ssl_target_name_override': 'xds.shoal.internal',
+        'grpc.use_local_subchannel_pool': 1,
+        'grpc.initial_reconnect_backoff_ms': backoff.initialMs,
+        'grpc.max_reconnect_backoff_ms': backoff.maxMs,
       });
       const myGen = ++gen;
       const c = (
