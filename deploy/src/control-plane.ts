@@ -31,6 +31,7 @@ import {
 } from '@shoal/controller';
 import { EventStore, migrateDatabase } from '@shoal/db';
 import { createIngest, ingestConfig } from '@shoal/ingest';
+import { createProjector, projectorConfig } from '@shoal/projector';
 import { createRolloutWorker } from '@shoal/workflows';
 import { createXdsServer, queryConvergence, type XdsServer } from '@shoal/xds';
 import { rolloutHandlers, fleetHandlers } from './api-extra.js';
@@ -156,6 +157,11 @@ export function controlPlane(opts: ControlPlaneOptions): ControlPlane {
       registry: admin.registry,
     },
   );
+  // The desired-state tables `shoal get` reads, and the snapshots that keep stateAt fast.
+  const projector = createProjector(projectorConfig({ databaseUrl }), {
+    logger: log,
+    registry: admin.registry,
+  });
   const joinTokens = new InMemoryJoinTokens();
   type Mutable<T> = { -readonly [K in keyof T]: T[K] };
   const s: Partial<Mutable<Omit<ControlPlaneHandles, 'joinTokens'>>> & {
@@ -355,7 +361,7 @@ export function controlPlane(opts: ControlPlaneOptions): ControlPlane {
   };
 
   return {
-    runners: [base, ingest, xdsRunner, controllerRunner, workerRunner, apiRunner, admin],
+    runners: [base, ingest, projector, xdsRunner, controllerRunner, workerRunner, apiRunner, admin],
     handles,
     endpoints: () => [
       `api       ${s.apiAddress ?? '-'}  (gRPC over TLS, SPIFFE id ${serverId})`,

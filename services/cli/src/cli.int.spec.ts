@@ -17,6 +17,7 @@ import {
   storeHandlers,
 } from '@shoal/api';
 import { createIngest, ingestConfig, type Ingest } from '@shoal/ingest';
+import { createProjector, projectorConfig, type Projector } from '@shoal/projector';
 import {
   createTestPki,
   startNatsServer,
@@ -34,6 +35,7 @@ describe('shoal CLI end to end (real NATS, PostgreSQL, ingest, API)', () => {
   let nats: TestNatsServer;
   let db: TempDatabase;
   let ingest: Ingest;
+  let projector: Projector;
   let nc: NatsConnection;
   let pool: pg.Pool;
   let api: ApiServer;
@@ -76,6 +78,11 @@ describe('shoal CLI end to end (real NATS, PostgreSQL, ingest, API)', () => {
       { logger: silentLogger(), registry: new Registry() },
     );
     await ingest.start();
+    projector = createProjector(projectorConfig({ databaseUrl: db.url }), {
+      logger: silentLogger(),
+      registry: new Registry(),
+    });
+    await projector.start();
     nc = await connect({ servers: nats.url });
     pool = new pg.Pool({ connectionString: db.url, max: 4 });
     const registry = new InMemoryTokenRegistry();
@@ -107,6 +114,7 @@ describe('shoal CLI end to end (real NATS, PostgreSQL, ingest, API)', () => {
 
   after(async () => {
     await api.close();
+    await projector.close();
     await ingest.close();
     await nc.close();
     await pool.end();
