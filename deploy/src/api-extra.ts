@@ -12,6 +12,7 @@ import {
   submitVersion,
   type RolloutProgress,
 } from '@shoal/workflows';
+import { messageType } from '@shoal/proto';
 import type { ControlPlaneHandles } from './control-plane.js';
 
 const SCOPE = 'fleet';
@@ -151,8 +152,78 @@ export function rolloutHandlers(h: () => ControlPlaneHandles): Record<string, Ha
   };
 }
 
+/** The version assigned to a cluster at a position or time, from ConfigVersionAssigned events. */
+async function assignedAt(
+  h: ControlPlaneHandles,
+  cluster: string,
+  at: string,
+): Promise<string | undefined> {
+  const byPosition = /^\d+$/.test(at);
+  if (!byPosition && Number.isNaN(new Date(at).getTime())) {
+    throw new ValidationError([`--at "${at}": expected a position (digits) or an ISO timestamp`]);
+  }
+  const r = await h.pool.query<{ version: string | null }>(
+    `select data->>'version' as version from events
+     where type = 'ConfigVersionAssigned' and data->>'targetCluster' = $1
+       and ${byPosition ? 'position <= $2' : 'recorded_at <= $2'}
+     order by position desc limit 1`,
+    [cluster, byPosition ? Number(at) : new Date(at)],
+  );
+  return r.rows[0]?.version ?? undefined;
+}
+
 export function fleetHandlers(h: () => ControlPlaneHandles): Record<string, Handler> {
   return {
+    async ConfigDump(req) {
+      const cluster = String(req.cluster ?? '');
+      const node = String(req.node ?? '');
+      const at = String(req.at ?? '');
+      const version = at
+        ? await assignedAt(h(), cluster, at)
+        : (await h().xds.store.getAssignment(cluster))?.version;
+      if (!version)
+        throw new NotFoundError(
+          `cluster ${cluster} had no config version assigned${at ? ` at ${at}` : ''}`,
+        );
+      const bundles = await h().xds.store.loadVersion(cluster, version);
+      const bundle = bundles.get(node);
+      if (!bundle) {
+        throw new NotFoundError(
+          `node ${node} has no config in version ${version} of ${cluster} (nodes: ${[...bundles.keys()].join(', ')})`,
+        );
+      }
+      const resources = bundle.resources.map((r) => ({
+        typeUrl: r.typeUrl,
+        name: r.name,
+        version: r.version,
+        // JSON form: nested Any fields become {"@type": ..., ...fields}, as Envoy's config_dump.
+        resource: (() => {
+          const t = messageType(r.typeUrl);
+          return t.toObject(t.decode(r.value), { json: true, longs: String, enums: String });
+        })(),
+      }));
+      return {
+        cluster,
+        node,
+        version,
+        json: JSON.stringify({ cluster, node, version, resources }),
+      };
+    },
+    async Plan() {
+      const { controller, xds } = h();
+      const fleet = controller.lastFleet();
+      const latest = controller.latest;
+      const clusters = [];
+      for (const [name, cfg] of fleet?.clusters ?? []) {
+        clusters.push({
+          cluster: name,
+          currentVersion: (await xds.store.getAssignment(name))?.version ?? '',
+          nextVersion: latest?.version ?? '',
+          nodes: [...cfg.nodes.keys()],
+        });
+      }
+      return { clusters };
+    },
     async ListClusters() {
       const { controller, xds } = h();
       const clusters = [];
