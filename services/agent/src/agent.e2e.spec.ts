@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { waitFor } from '@shoal/common';
 import { startNatsServer, type TestNatsServer } from '@shoal/testkit';
-import { ensureEventsStream, readEventsStream, streamCount, tempDir } from './testing/helpers.js';
+import { startStore, tempDir, type TestStore } from './testing/helpers.js';
 
 const FILES = 20;
 const PER_FILE = 100;
@@ -17,15 +17,18 @@ const fileText = (f: number, port: number) =>
       `apiVersion: v1\nkind: Service\nmetadata:\n  name: s-${f}-${i}\n  namespace: shop\nspec:\n  ports:\n    - port: ${port}\n`,
   ).join('---\n');
 
-describe('agent process killed with SIGKILL while publishing (real NATS, agent as a child process)', () => {
+describe('agent process killed with SIGKILL while publishing (real NATS, ingest and PostgreSQL; agent as a child process)', () => {
   let nats: TestNatsServer;
   let nc: NatsConnection;
+  // The real ingest appends to a fresh database: assertions are on what the store holds.
+  let store: TestStore;
   before(async () => {
     nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
-    await ensureEventsStream(nc);
+    store = await startStore(nats.url);
   });
   after(async () => {
+    await store?.close();
     await nc?.close();
     await nats?.dispose();
   });
@@ -62,13 +65,13 @@ describe('agent process killed with SIGKILL while publishing (real NATS, agent a
       );
     let child = run();
     try {
-      await waitFor('publishing under way', async () => (await streamCount(nc)) >= 300, {
+      await waitFor('publishing under way', async () => (await store.count()) >= 300, {
         timeoutMs: 60_000,
         intervalMs: 20,
       });
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
-      const atKill = await streamCount(nc);
+      const atKill = await store.count();
       assert.ok(atKill < 1 + FILES * PER_FILE, `killed mid-flush (${atKill} stored)`);
 
       // While it is dead: f0 changes, f1 is deleted.
@@ -76,12 +79,12 @@ describe('agent process killed with SIGKILL while publishing (real NATS, agent a
       rmSync(join(manifests, 'f1.yaml'));
       child = run();
       const want = 1 + FILES * PER_FILE + 1 + PER_FILE + PER_FILE;
-      await waitFor(`${want} events stored`, async () => (await streamCount(nc)) >= want, {
+      await waitFor(`${want} events stored`, async () => (await store.count()) >= want, {
         timeoutMs: 90_000,
         intervalMs: 100,
       });
       await new Promise((r) => setTimeout(r, 500));
-      const evs = await readEventsStream(nc);
+      const evs = await store.read();
       assert.equal(evs.length, want, 'nothing extra stored');
       assert.equal(
         new Set(evs.map((e) => e.envelope.id)).size,

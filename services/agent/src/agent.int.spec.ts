@@ -8,7 +8,7 @@ import { loadAgentConfig } from './config.js';
 import { createAgent } from './create.js';
 import { DEFAULT_KUBE_KINDS, type KubeKind } from './sources/kube-kinds.js';
 import { FakeKubeApi } from './testing/fake-kube-api.js';
-import { ensureEventsStream, readEventsStream, tempDir } from './testing/helpers.js';
+import { startStore, tempDir, type TestStore } from './testing/helpers.js';
 
 const kind = (k: string): KubeKind => DEFAULT_KUBE_KINDS.find((x) => x.kind === k)!;
 const [Namespace, Service, HTTPRoute] = [kind('Namespace'), kind('Service'), kind('HTTPRoute')];
@@ -17,15 +17,18 @@ const svc = (name: string, port: number) => ({
   spec: { ports: [{ port }] },
 });
 
-describe('agent with a kube source against a FAKE Kubernetes API server, real NATS', () => {
+describe('agent with a kube source against a FAKE Kubernetes API server, real NATS, ingest and PostgreSQL', () => {
   let nats: TestNatsServer;
   let nc: NatsConnection;
+  // The real ingest appends to a fresh database: assertions are on what the store holds.
+  let store: TestStore;
   before(async () => {
     nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
-    await ensureEventsStream(nc);
+    store = await startStore(nats.url);
   });
   after(async () => {
+    await store?.close();
     await nc?.close();
     await nats?.dispose();
   });
@@ -55,7 +58,7 @@ describe('agent with a kube source against a FAKE Kubernetes API server, real NA
       },
     );
   const eventsOf = async (cluster: string) =>
-    (await readEventsStream(nc)).filter((e) => e.envelope.metadata.cluster === cluster);
+    (await store.read()).filter((e) => e.envelope.metadata.cluster === cluster);
   const describeEv = (e: { envelope: { type: string; data: Record<string, unknown> } }) =>
     `${e.envelope.type === 'ResourceDeleted' ? '-' : '+'}${String(e.envelope.data.kind)}/${String(e.envelope.data.name)}`;
 
@@ -83,7 +86,8 @@ describe('agent with a kube source against a FAKE Kubernetes API server, real NA
         '+Service/b',
       ]);
       const ns = evs.find((e) => e.envelope.data.kind === 'Namespace')!;
-      assert.equal(ns.subject, 'shoal.ev.east.Namespace');
+      // Stored by ingest, which accepts an event only from its own cluster's subject.
+      assert.equal(ns.envelope.metadata.cluster, 'east');
       assert.equal(ns.envelope.stream, 'resource/east/Namespace/_/shop');
       assert.equal(ns.msgId, ns.envelope.id);
 

@@ -104,3 +104,72 @@ export async function startAuthNatsServer(
     },
   };
 }
+
+/**
+ * The real write path behind the agent: Shoal's ingest (from services/ingest) appending to a
+ * fresh PostgreSQL database. Tests read what the store holds, not what NATS received.
+ */
+export interface TestStore {
+  /** Every stored event, in store (global position) order. */
+  read(): Promise<StoredEvent[]>;
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startStore(natsUrl: string): Promise<TestStore> {
+  const [{ createIngest, ingestConfig }, { tempDatabase }, pg, { Registry }] = await Promise.all([
+    import('@shoal/ingest'),
+    import('@shoal/testkit'),
+    import('pg'),
+    import('prom-client'),
+  ]);
+  const db = await tempDatabase('shoal_agent');
+  const ingest = createIngest(
+    ingestConfig({
+      natsUrl,
+      databaseUrl: db.url,
+      sealInterval: 0,
+      ackWait: 3_000,
+      pullExpires: 1_000,
+    }),
+    { logger: silentLogger(), registry: new Registry() },
+  );
+  await ingest.start();
+  const pool = new pg.default.Pool({ connectionString: db.url, max: 2 });
+  return {
+    async read() {
+      const r = await pool.query<{
+        position: string;
+        stream: string;
+        event_id: string;
+        type: string;
+        data: Record<string, unknown>;
+        metadata: Record<string, unknown>;
+        schema_version: number;
+      }>(
+        'select position, stream, event_id, type, data, metadata, schema_version from events order by position',
+      );
+      return r.rows.map((e) => ({
+        seq: Number(e.position),
+        subject: '',
+        msgId: e.event_id,
+        envelope: {
+          id: e.event_id,
+          stream: e.stream,
+          type: e.type,
+          data: e.data,
+          metadata: e.metadata,
+          schemaVersion: e.schema_version,
+        } as unknown as EventEnvelope,
+      }));
+    },
+    async count() {
+      return Number((await pool.query('select count(*) as n from events')).rows[0].n);
+    },
+    async close() {
+      await ingest.close();
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
