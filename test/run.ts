@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createLogger } from '@shoal/common';
 import { startStack, type Stack } from '@shoal/deploy';
 import { runLint } from './lint.js';
@@ -87,25 +87,57 @@ const stopStack = async () => {
 };
 
 const concurrency = Number(process.env.SHOAL_TEST_CONCURRENCY ?? 3);
-const child = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--test',
-    '--test-reporter=spec',
-    `--test-concurrency=${concurrency}`,
-    ...specs,
-  ],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, ...stack?.env(), SHOAL_TEST: '1' } },
-);
+// Two phases: unit and integration files run side by side; end-to-end files (several node
+// processes each, timing-sensitive) run one at a time afterwards, so they never compete with
+// each other for the two cores.
+const phases = [
+  {
+    name: 'unit + integration',
+    files: specs.filter((f) => !f.endsWith('.e2e.spec.ts')),
+    concurrency,
+  },
+  { name: 'end-to-end', files: specs.filter((f) => f.endsWith('.e2e.spec.ts')), concurrency: 1 },
+].filter((p) => p.files.length > 0);
+
 let interrupted = false;
+let current: ReturnType<typeof spawn> | undefined;
 for (const s of ['SIGINT', 'SIGTERM'] as const) {
   process.on(s, () => {
     interrupted = true;
-    child.kill(s);
+    current?.kill(s);
   });
 }
-const code: number = await new Promise((r) => child.on('exit', (c) => r(c ?? 1)));
+
+const tapDir = mkdtempSync(join(tmpdir(), 'shoal-test-tap-'));
+let code = 0;
+const totals = { pass: 0, fail: 0 };
+for (const [i, phase] of phases.entries()) {
+  if (interrupted) break;
+  process.stdout.write(`\n=== ${phase.name}: ${phase.files.length} files ===\n`);
+  const tap = join(tapDir, `phase-${i}.tap`);
+  current = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tap}`,
+      `--test-concurrency=${phase.concurrency}`,
+      ...phase.files,
+    ],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, ...stack?.env(), SHOAL_TEST: '1' } },
+  );
+  const c: number = await new Promise((r) => current!.on('exit', (x) => r(x ?? 1)));
+  if (c !== 0) code = c;
+  const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
+  totals.pass += Number(/^# pass (\d+)$/m.exec(text)?.[1] ?? 0);
+  totals.fail += Number(/^# fail (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+rmSync(tapDir, { recursive: true, force: true });
 await stopStack();
-process.exit(interrupted ? 130 : code);
+// One closing line for the whole run, over both phases.
+process.stdout.write(`\ntests: ${totals.pass} passed, ${totals.fail} failed\n`);
+process.exit(interrupted ? 130 : code !== 0 ? code : totals.fail > 0 ? 1 : 0);

@@ -308,8 +308,21 @@ describe('HBONE between two node processes (e2e)', () => {
       Object.keys(resub?.initialResourceVersions ?? {}).length >= 4,
       'resubscribed with what it had',
     );
-    await waitFor('v3 applied', async () => (await roundTrip(client.ip, out, 80, 'z')) === 'v1:z', {
-      timeoutMs: 20_000,
+    let lastSeen = '';
+    await waitFor(
+      'v3 applied',
+      async () =>
+        (lastSeen = await roundTrip(client.ip, out, 80, 'z').catch((e: Error) => e.message)) ===
+        'v1:z',
+      { timeoutMs: 20_000 },
+    ).catch(async (err: Error) => {
+      const d = (await getJson(`${nodeA.adminUrl}/config_dump`)) as {
+        xds: unknown;
+        ztunnel: unknown;
+      };
+      throw new Error(
+        `${err.message}; last answer ${lastSeen}; node a: ${JSON.stringify(d.xds).slice(0, 600)} ${JSON.stringify(d.ztunnel).slice(0, 400)}`,
+      );
     });
     assert.equal(await exchange(long, 'same'), 'v2:same');
     long.destroy();
