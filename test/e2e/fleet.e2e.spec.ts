@@ -66,17 +66,29 @@ describe(
         document: r.document,
         json: JSON.stringify(r.resource),
       }));
-      return api.Apply!({ manifests, cluster: '', reason }, operator);
+      const res = (await api.Apply!({ manifests, cluster: '', reason }, operator)) as {
+        changes: { eventId: string }[];
+      };
+      const ids = res.changes.map((c) => c.eventId).filter(Boolean);
+      const r = await h.pool.query<{ p: string }>(
+        'select max(position) as p from events where event_id = any($1::uuid[])',
+        [ids],
+      );
+      return Number(r.rows[0]?.p ?? 0);
     };
 
-    /** Wait for the controller to compile past `position`, then for that rollout to end. */
+    /**
+     * Wait for the rollout of a version compiled from `position` or later (the change applied,
+     * not an unrelated recompile) to end; `previousRollout` is the one current before.
+     */
     const rolloutAfter = async (
       previousRollout: string | undefined,
+      position = 0,
     ): Promise<{ id: string; progress: RolloutProgress }> => {
       const deadline = Date.now() + 120_000;
       for (;;) {
         const latest = h.controller.latest;
-        if (latest && latest.rolloutId !== previousRollout) {
+        if (latest && latest.rolloutId !== previousRollout && latest.position >= position) {
           const p = await h.temporal.connection
             .withDeadline(Date.now() + 3000, () =>
               rolloutCommands.progress(rolloutHandle(h.temporal, latest.rolloutId)),
@@ -192,8 +204,8 @@ describe(
     it('rolls a good change (a new route weight) out wave by wave, and the traffic split follows', async () => {
       const before = await reviewsShare(40);
       const prev = h.controller.latest!.rolloutId;
-      await apply(join(DEMO_DIR, 'changes', 'reviews-50-50.yaml'), 'even split');
-      good = await rolloutAfter(prev);
+      const at = await apply(join(DEMO_DIR, 'changes', 'reviews-50-50.yaml'), 'even split');
+      good = await rolloutAfter(prev, at);
       assert.equal(good.progress.state, 'completed', good.progress.reasons.join('; '));
       assert.deepEqual(
         good.progress.waves.map((w) => `${w.name}:${w.state}`),
@@ -219,9 +231,13 @@ describe(
         (await h.pool.query('select max(position) as p from events')).rows[0].p,
       );
       const goodVersion = h.controller.latest!.version;
-      await apply(join(DEMO_DIR, 'changes', 'bad-jwks.yaml'), 'rotate JWKS (broken)');
-      const bad = await rolloutAfter(good.id);
-      assert.equal(bad.progress.state, 'rolled-back');
+      const badAt = await apply(join(DEMO_DIR, 'changes', 'bad-jwks.yaml'), 'rotate JWKS (broken)');
+      const bad = await rolloutAfter(good.id, badAt);
+      assert.equal(
+        bad.progress.state,
+        'rolled-back',
+        `rollout ${bad.id} (${bad.progress.targetVersion}) ended ${bad.progress.state}: ${bad.progress.reasons.join('; ')}`,
+      );
       assert.match(
         bad.progress.reasons.join('\n'),
         /node east-\d of cluster east rejected version .*not a usable key/,
@@ -288,8 +304,8 @@ describe(
         .replace('weight: 50', 'weight: 70')
         .replace('weight: 50', 'weight: 30');
       writeFileSync(file, text);
-      await apply(file, 'edge offline');
-      const r = await rolloutAfter(prev);
+      const edgeAt = await apply(file, 'edge offline');
+      const r = await rolloutAfter(prev, edgeAt);
       assert.equal(r.progress.state, 'completed', r.progress.reasons.join('; '));
       assert.deepEqual(r.progress.pendingEdgeSites, ['edge-1']);
       await demo.startNode(edge.node);
