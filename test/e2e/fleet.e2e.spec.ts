@@ -232,7 +232,25 @@ describe(
       );
       const goodVersion = h.controller.latest!.version;
       const badAt = await apply(join(DEMO_DIR, 'changes', 'bad-jwks.yaml'), 'rotate JWKS (broken)');
-      const bad = await rolloutAfter(good.id, badAt);
+      // The bad version's rollout fails, rolls back and is followed at once by the revert's
+      // rollout: find it by its RolloutRolledBack event rather than as the newest rollout.
+      let bad: { id: string; progress: RolloutProgress } | undefined;
+      for (const until = Date.now() + 120_000; !bad && Date.now() < until; await sleep(300)) {
+        const rb = await h.pool.query<{ id: string }>(
+          `select data->>'rolloutId' as id from events
+           where type = 'RolloutRolledBack' and position > $1 order by position limit 1`,
+          [badAt],
+        );
+        const id = rb.rows[0]?.id;
+        if (!id) continue;
+        const p = await h.temporal.connection
+          .withDeadline(Date.now() + 3000, () =>
+            rolloutCommands.progress(rolloutHandle(h.temporal, id)),
+          )
+          .catch(() => undefined);
+        if (p && p.state !== 'rolling-back') bad = { id, progress: p };
+      }
+      assert.ok(bad, 'the bad change was rolled back');
       assert.equal(
         bad.progress.state,
         'rolled-back',
