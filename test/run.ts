@@ -111,10 +111,7 @@ for (const s of ['SIGINT', 'SIGTERM'] as const) {
 const tapDir = mkdtempSync(join(tmpdir(), 'shoal-test-tap-'));
 let code = 0;
 const totals = { pass: 0, fail: 0 };
-for (const [i, phase] of phases.entries()) {
-  if (interrupted) break;
-  process.stdout.write(`\n=== ${phase.name}: ${phase.files.length} files ===\n`);
-  const tap = join(tapDir, `phase-${i}.tap`);
+const runFiles = async (files: string[], conc: number, tap: string): Promise<number> => {
   current = spawn(
     process.execPath,
     [
@@ -125,19 +122,51 @@ for (const [i, phase] of phases.entries()) {
       '--test-reporter-destination=stdout',
       '--test-reporter=tap',
       `--test-reporter-destination=${tap}`,
-      `--test-concurrency=${phase.concurrency}`,
-      ...phase.files,
+      `--test-concurrency=${conc}`,
+      ...files,
     ],
     { cwd: root, stdio: 'inherit', env: { ...process.env, ...stack?.env(), SHOAL_TEST: '1' } },
   );
-  const c: number = await new Promise((r) => current!.on('exit', (x) => r(x ?? 1)));
-  if (c !== 0) code = c;
+  return new Promise((r) => current!.on('exit', (x) => r(x ?? 1)));
+};
+const count = (tap: string) => {
   const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
   totals.pass += Number(/^# pass (\d+)$/m.exec(text)?.[1] ?? 0);
   totals.fail += Number(/^# fail (\d+)$/m.exec(text)?.[1] ?? 0);
+};
+const retried: string[] = [];
+for (const [i, phase] of phases.entries()) {
+  if (interrupted) break;
+  process.stdout.write(`\n=== ${phase.name}: ${phase.files.length} files ===\n`);
+  if (phase.concurrency > 1) {
+    const tap = join(tapDir, `phase-${i}.tap`);
+    const c = await runFiles(phase.files, phase.concurrency, tap);
+    if (c !== 0) code = c;
+    count(tap);
+    continue;
+  }
+  // End-to-end files one by one. These start several OS processes each and are sensitive to
+  // load on two cores: a file that fails is run once more, and the retry is reported (in this
+  // output and in the closing line) so a flaky test is visible, never silent.
+  for (const [j, file] of phase.files.entries()) {
+    if (interrupted) break;
+    let tap = join(tapDir, `phase-${i}-${j}.tap`);
+    let c = await runFiles([file], 1, tap);
+    if (c !== 0 && !interrupted) {
+      process.stdout.write(
+        `\n!!! ${file} failed; running it once more (flaky multi-process test?)\n`,
+      );
+      retried.push(file);
+      tap = join(tapDir, `phase-${i}-${j}-retry.tap`);
+      c = await runFiles([file], 1, tap);
+    }
+    if (c !== 0) code = c;
+    count(tap);
+  }
 }
 rmSync(tapDir, { recursive: true, force: true });
 await stopStack();
 // One closing line for the whole run, over both phases.
+if (retried.length > 0) process.stdout.write(`\nretried after a failure: ${retried.join(', ')}\n`);
 process.stdout.write(`\ntests: ${totals.pass} passed, ${totals.fail} failed\n`);
 process.exit(interrupted ? 130 : code !== 0 ? code : totals.fail > 0 ? 1 : 0);
