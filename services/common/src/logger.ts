@@ -12,7 +12,7 @@ export interface LoggerConfig {
 
 /**
  * The one way services create their root logger. Components take a child logger with their own
- * ids: `logger.child({ component: 'ingest', consumer })`. No console.log in services.
+ * ids: `logger.child({ component: 'ingest', consumer })`. Services write no console output.
  */
 export function createLogger(cfg: LoggerConfig): Logger {
   const level = cfg.level ?? process.env.LOG_LEVEL ?? 'info';
