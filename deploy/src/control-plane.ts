@@ -314,7 +314,12 @@ export function controlPlane(opts: ControlPlaneOptions): ControlPlane {
         tls: { certChain: cert.certPem, privateKey: cert.keyPem, clientCa: s.ca!.rootPem },
         tokens: s.tokens,
         handlers: {
-          ...storeHandlers({ store: new EventStore(s.pool!), pool: s.pool!, writer: s.writer! }),
+          ...storeHandlers({
+            store: new EventStore(s.pool!),
+            pool: s.pool!,
+            writer: s.writer!,
+            previewNodes: (changes) => s.controller!.previewNodes(changes as never),
+          }),
           ...tokenHandlers(s.tokens, s.writer!),
           ...rolloutHandlers(h),
           ...fleetHandlers(h),

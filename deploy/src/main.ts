@@ -18,6 +18,7 @@ import { resolve } from 'node:path';
 import { controlPlane, controlPlaneSettings, temporalLogger } from './control-plane.js';
 import { demoBanner } from './demo/banner.js';
 import { demoFleet } from './demo/fleet.js';
+import { SIMULATED_LIMITS, simulatedFleet, type SimulatedFleet } from './demo/simulated.js';
 import { stackRunner, stackSettings, type Stack } from './stack/index.js';
 
 const spec = {
@@ -26,6 +27,16 @@ const spec = {
   demo: setting.bool('start the demo fleet after the control plane', {
     flag: 'demo',
     default: true,
+  }),
+  clusters: setting.int(
+    'clusters in the demo fleet: the first two run node worker processes, the rest are simulated',
+    { flag: 'clusters', min: 2, max: 2 + SIMULATED_LIMITS.clusters, default: 2 },
+  ),
+  nodes: setting.int('nodes per simulated cluster (with --clusters above 2)', {
+    flag: 'nodes',
+    min: 1,
+    max: SIMULATED_LIMITS.nodes,
+    default: 2,
   }),
   logLevel: setting.oneOf('log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
     env: 'LOG_LEVEL',
@@ -50,6 +61,12 @@ try {
   }
   throw err;
 }
+if (!config.demo && config.clusters > 2) {
+  process.stderr.write(
+    'npm start: --clusters adds simulated clusters to the demo fleet; drop --no-demo to use it\n',
+  );
+  process.exit(2);
+}
 
 const logger = createLogger({ service: 'shoal', level: config.logLevel });
 // A bug in one request handler must not take the control plane down: log it loudly instead.
@@ -70,6 +87,20 @@ try {
     process.stdout.write(
       'Control plane up; starting the demo fleet and waiting for its first rollout ...\n',
     );
+    let sim: SimulatedFleet | undefined;
+    if (config.clusters > 2) {
+      // Before the demo: its wait for the first rollout then covers the simulated clusters too.
+      sim = simulatedFleet({
+        clusters: config.clusters - 2,
+        nodes: config.nodes,
+        dataDir: resolve(config.dataDir),
+        natsUrl: stack!.nats.url,
+        trustDomain: config.trustDomain,
+        logger,
+        handles: cp.handles,
+      });
+      await group.start([sim]);
+    }
     const demo = demoFleet({
       dataDir: resolve(config.dataDir),
       natsUrl: stack!.nats.url,
@@ -78,7 +109,7 @@ try {
       handles: cp.handles,
     });
     await group.start([demo]);
-    demoLines = demoBanner(demo, config.dataDir);
+    demoLines = demoBanner(demo, config.dataDir, sim);
   }
   const lines = [
     '',

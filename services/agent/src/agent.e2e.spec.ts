@@ -107,7 +107,12 @@ describe('agent process killed with SIGKILL while publishing (real NATS, ingest 
         assert.deepEqual(steps, expected, name);
       }
     } finally {
-      child.kill('SIGTERM');
+      // The agent writes its buffer until it has exited: remove the folder only then.
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
       dir.remove();
     }
   });

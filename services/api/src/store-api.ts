@@ -2,12 +2,12 @@ import type pg from 'pg';
 import {
   type EventEnvelope,
   type EventStore,
-  type RecordedEvent,
   newEventId,
   resourceStream,
   verify,
 } from '@shoal/db';
 import { isNamespaced, validateObject } from '@shoal/model';
+import { stateAt, type StateAtTarget } from '@shoal/projector';
 import type { Principal } from './auth.js';
 import { yamlDiff } from './diff.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
@@ -23,6 +23,19 @@ export interface StoreApiDeps {
   readonly pool: pg.Pool;
   readonly writer: EventWriter;
   readonly now?: () => Date;
+  /**
+   * Per node, what the planned resources would change in the compiled config (the controller's
+   * preview); without it, diffs list resources only.
+   */
+  readonly previewNodes?: (
+    changes: readonly {
+      cluster: string;
+      kind: string;
+      namespace: string;
+      name: string;
+      spec: Record<string, unknown>;
+    }[],
+  ) => readonly unknown[];
 }
 
 interface ResourceRow {
@@ -60,32 +73,6 @@ export function namespaceFor(kind: string, namespace: string | undefined): strin
 }
 
 /** Fold resource events into state: the same rule the projector applies. */
-export function foldResources(
-  events: readonly Pick<RecordedEvent, 'type' | 'data' | 'position' | 'recordedAt'>[],
-) {
-  const state = new Map<string, ResourceRow>();
-  for (const e of events) {
-    const d = e.data as Record<string, unknown>;
-    const key = `${str(d.cluster)}/${str(d.kind)}/${str(d.namespace)}/${str(d.name)}`;
-    if (e.type === 'ResourceUpserted') {
-      state.set(key, {
-        cluster: str(d.cluster),
-        kind: str(d.kind),
-        namespace: str(d.namespace),
-        name: str(d.name),
-        spec: d.spec as Record<string, unknown>,
-        position: String(e.position),
-        updated_at: e.recordedAt,
-      });
-    } else if (e.type === 'ResourceDeleted') state.delete(key);
-  }
-  return [...state.values()].sort((a, b) =>
-    `${a.cluster}/${a.kind}/${a.namespace}/${a.name}`.localeCompare(
-      `${b.cluster}/${b.kind}/${b.namespace}/${b.name}`,
-    ),
-  );
-}
-
 /**
  * API handlers backed by the event store: reads query the store and its projection; writes
  * become events with the caller's identity and reason, published on the one write path.
@@ -200,7 +187,8 @@ export function storeHandlers(deps: StoreApiDeps): Record<string, Handler> {
       }
       const dryRun = !persist || Boolean(req.dryRun);
       if (!dryRun && events.length > 0) await writer.submit(events);
-      return { changes: changes.map(({ spec: _s, stream: _t, ...c }) => c), dryRun, nodes: [] };
+      const nodes = dryRun && deps.previewNodes ? deps.previewNodes(planned) : [];
+      return { changes: changes.map(({ spec: _s, stream: _t, ...c }) => c), dryRun, nodes };
     };
 
   return {
@@ -243,21 +231,24 @@ export function storeHandlers(deps: StoreApiDeps): Record<string, Handler> {
       };
     },
     async Get(req) {
-      const conds = ['lower(kind) = lower($1)'];
+      const conds = ['lower(r.kind) = lower($1)'];
       const args: unknown[] = [str(req.kind)];
       for (const f of ['name', 'namespace', 'cluster'] as const) {
         if (str(req[f])) {
           args.push(str(req[f]));
-          conds.push(`${f} = $${args.length}`);
+          conds.push(`r.${f} = $${args.length}`);
         }
       }
-      const r = await pool.query<ResourceRow>(
-        `select * from resources where ${conds.join(' and ')} order by cluster, namespace, name limit 5000`,
+      // The version is the resource stream's version (what `apply` checks a read against): that
+      // of the event that last changed the resource.
+      const r = await pool.query<ResourceRow & { stream_version: string }>(
+        `select r.*, e.stream_version from resources r join events e on e.position = r.position
+         where ${conds.join(' and ')} order by r.cluster, r.namespace, r.name limit 5000`,
         args,
       );
       if (str(req.name) && r.rows.length === 0)
         throw new NotFoundError(`no ${str(req.kind)} named ${str(req.name)}`);
-      return { resources: r.rows.map((row) => toResource(row)) };
+      return { resources: r.rows.map((row) => toResource(row, Number(row.stream_version))) };
     },
     async History(req) {
       const cluster = str(req.cluster) || 'global';
@@ -342,42 +333,50 @@ export function storeHandlers(deps: StoreApiDeps): Record<string, Handler> {
     },
     async StateAt(req) {
       const at = str(req.at);
-      let position: number;
-      if (/^\d+$/.test(at)) position = Number(at);
+      let target: StateAtTarget;
+      if (/^\d+$/.test(at)) target = { position: Number(at) };
       else {
         const t = new Date(at);
         if (Number.isNaN(t.getTime()))
           throw new ValidationError([
             `--at "${at}": expected a position (digits) or an ISO timestamp`,
           ]);
-        const r = await pool.query<{ p: string | null }>(
-          'select max(position) as p from events where recorded_at <= $1',
-          [t],
-        );
-        position = Number(r.rows[0]?.p ?? 0);
+        target = { timestamp: t };
       }
-      const r = await pool.query<{
-        type: string;
-        data: Record<string, unknown>;
-        position: string;
-        recorded_at: Date;
-      }>(
-        `select type, data, position, recorded_at from events
-         where position <= $1 and type in ('ResourceUpserted', 'ResourceDeleted') order by position`,
-        [position],
-      );
-      const rows = foldResources(
-        r.rows.map((e) => ({
-          type: e.type,
-          data: e.data as never,
-          position: Number(e.position),
-          recordedAt: e.recorded_at,
-        })),
-      );
+      // The projector's nearest snapshot plus the events after it: no replay from position 0.
+      const { checkpoint, state } = await stateAt(store, target);
       const cluster = str(req.cluster);
+      const records = [...state.values()]
+        .filter((x) => !cluster || x.cluster === cluster)
+        .sort((a, b) =>
+          `${a.cluster}/${a.kind}/${a.namespace}/${a.name}`.localeCompare(
+            `${b.cluster}/${b.kind}/${b.namespace}/${b.name}`,
+          ),
+        );
+      const versions = new Map(
+        (
+          await pool.query<{ position: string; stream_version: string }>(
+            'select position, stream_version from events where position = any($1::bigint[])',
+            [records.map((x) => x.position)],
+          )
+        ).rows.map((r) => [Number(r.position), Number(r.stream_version)]),
+      );
       return {
-        position,
-        resources: rows.filter((x) => !cluster || x.cluster === cluster).map((x) => toResource(x)),
+        position: checkpoint?.position ?? 0,
+        resources: records.map((x) =>
+          toResource(
+            {
+              cluster: x.cluster,
+              kind: x.kind,
+              namespace: x.namespace,
+              name: x.name,
+              spec: x.spec,
+              position: String(x.position),
+              updated_at: new Date(x.updatedAt),
+            },
+            versions.get(x.position),
+          ),
+        ),
       };
     },
   };

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { Registry } from 'prom-client';
-import { silentLogger } from '@shoal/common';
+import { silentLogger, waitFor } from '@shoal/common';
 import { EventStore } from '@shoal/db';
 import {
   ApiServer,
@@ -150,6 +150,12 @@ describe('shoal CLI end to end (real NATS, PostgreSQL, ingest, API)', () => {
       'even split',
     );
     assert.match(v2.out, /httproute\/shop\/reviews configured/);
+    // `get` shows the resource's version (what `apply` checks a read against), once projected.
+    let listed = '';
+    await waitFor('get shows version 2', async () => {
+      listed = (await shoal('viewer', 'get', 'httproute')).out;
+      return /^global +shop +reviews +2 /m.test(listed);
+    }).catch((err: Error) => assert.fail(`${err.message}: ${listed}`));
 
     const hist = await shoal('viewer', 'history', 'HTTPRoute/shop/reviews');
     assert.equal(hist.code, 0, hist.err);

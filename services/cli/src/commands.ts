@@ -85,8 +85,9 @@ const applyLike = (method: 'Apply' | 'Diff') => async (api: ApiClient, args: Arg
   }
   for (const n of res.nodes ?? []) {
     io.out(
-      `node ${n.cluster}/${n.node}: ${n.fromVersion || '-'} -> ${n.toVersion} (${n.changedResources.length} resources)\n`,
+      `node ${n.cluster}/${n.node}: ${n.fromVersion || '-'} -> ${n.toVersion || '-'} (${n.changedResources.length} resources)\n`,
     );
+    if (method === 'Diff') for (const r of n.changedResources) io.out(`    ${r}\n`);
   }
 };
 

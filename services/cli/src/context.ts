@@ -44,12 +44,15 @@ export function resolveConnection(
   cwd = process.cwd(),
 ): Connection {
   const ctxPath = env.SHOAL_CONFIG ?? findContextFile(cwd);
+  const explicit = flags.get('server') ?? env.SHOAL_SERVER;
+  // The context file describes the API `npm start` runs: none of it applies to another server
+  // named by a flag or SHOAL_SERVER (its CA, SPIFFE id and token are that API's).
   const ctx =
-    ctxPath && existsSync(ctxPath)
+    ctxPath && existsSync(ctxPath) && (!explicit || env.SHOAL_CONFIG)
       ? (JSON.parse(read(ctxPath, 'CLI context')) as CliContextFile)
       : undefined;
   const base = ctxPath ? dirname(ctxPath) : cwd;
-  const server = flags.get('server') ?? env.SHOAL_SERVER ?? ctx?.server;
+  const server = explicit ?? ctx?.server;
   if (!server) {
     throw new UsageError(
       'no Shoal API to talk to: run `npm start` in this repository (it writes .shoal/cli.json), ' +

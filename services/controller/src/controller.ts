@@ -27,6 +27,7 @@ import {
 import type { ConfigStore } from '@shoal/xds';
 import { fleetVersion, placeResources, type DesiredRow } from './placement.js';
 import { DEFAULT_POLICY, toWorkflowPolicy } from './policy.js';
+import { nodeChanges, previewFleet, type NodeChange, type PlannedChange } from './preview.js';
 
 export interface ControllerOptions {
   readonly databaseUrl: string;
@@ -74,6 +75,8 @@ export interface Controller extends Runner, FleetDirectory {
   lastFleet(): FleetConfig | undefined;
   /** The rollout policy in force (the RolloutPolicy named "default", else the first, else all at once). */
   currentPolicy(): RolloutPolicy;
+  /** Per node, what applying `changes` to the desired state would change (`shoal diff`). */
+  previewNodes(changes: readonly PlannedChange[]): NodeChange[];
 }
 
 const CONTROL_CLUSTER = 'control-plane';
@@ -325,6 +328,8 @@ export function createController(opts: ControllerOptions): Controller {
     },
     lastFleet: () => fleet,
     currentPolicy: () => policy(),
+    previewNodes: (changes) =>
+      nodeChanges(fleet, previewFleet(rows.values(), changes, { trustDomain: opts.trustDomain })),
     async start() {
       sub = subscribe(store, {
         from: START,

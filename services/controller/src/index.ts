@@ -8,3 +8,4 @@ export { placeResources, fleetVersion, GLOBAL, type DesiredRow } from './placeme
 export { toWorkflowPolicy, DEFAULT_POLICY } from './policy.js';
 export { StatsHealth, p99 } from './health.js';
 export { XdsAssigner, XdsConvergence, ControlPlaneEventPublisher } from './adapters.js';
+export { nodeChanges, previewFleet, type NodeChange, type PlannedChange } from './preview.js';

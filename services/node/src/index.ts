@@ -5,3 +5,9 @@ export { HboneListener, type InboundConnect } from './hbone/server.js';
 export type { CertSet, IdentityCert } from './hbone/identity.js';
 export { outboundAddress } from './ztunnel/addresses.js';
 export type { StatsReport } from './stats.js';
+export {
+  startSimulatedNode,
+  validateConfig,
+  type SimulatedNode,
+  type SimulatedNodeConfig,
+} from './simulated.js';

@@ -257,12 +257,19 @@ export function handleRequest(
   );
 }
 
-function endpointFor(view: L7View, cluster: string) {
+/**
+ * Round robin over the cluster's endpoints, skipping ejected ones (unless all are) and, for a
+ * retry, the endpoints already tried (unless none is left): Istio's default retry policy
+ * (previous_hosts predicate), so a retry is not sent back to the endpoint that just failed.
+ */
+function endpointFor(view: L7View, cluster: string, tried?: ReadonlySet<string>) {
   const all = clusterEndpoints(view.l7, cluster);
   if (all.length === 0) return undefined;
   const now = Date.now();
-  const healthy = all.filter((e) => (ejected.get(`${e.ip}:${e.port}`) ?? 0) <= now);
-  const eps = healthy.length > 0 ? healthy : all;
+  const fresh = tried?.size ? all.filter((e) => !tried.has(`${e.ip}:${e.port}`)) : all;
+  const pool = fresh.length > 0 ? fresh : all;
+  const healthy = pool.filter((e) => (ejected.get(`${e.ip}:${e.port}`) ?? 0) <= now);
+  const eps = healthy.length > 0 ? healthy : pool;
   const i = rr.get(cluster) ?? 0;
   rr.set(cluster, i + 1);
   const ep = eps[i % eps.length]!;
@@ -294,11 +301,13 @@ async function forward(
   let tries = 1 + (a.retry?.numRetries ?? 0);
   let connectRetries = 0;
   let last: Error = new UpstreamFailure('connect', `no healthy upstream in ${cluster}`);
+  const tried = new Set<string>();
   for (let i = 0; i < tries; i++) {
     const remaining = deadline - performance.now();
     if (remaining <= 0) throw new UpstreamFailure('timeout', `route timeout ${a.timeoutMs} ms`);
-    const ep = endpointFor(view, cluster);
+    const ep = endpointFor(view, cluster, tried);
     if (!ep) throw last;
+    tried.add(`${ep.ip}:${ep.port}`);
     const perTry = a.retry?.perTryTimeoutMs
       ? Math.min(a.retry.perTryTimeoutMs, remaining)
       : remaining;

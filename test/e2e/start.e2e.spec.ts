@@ -1,0 +1,154 @@
+/**
+ * `npm start` itself, as a user runs it: the real command in its own process group, with a
+ * bigger fleet (`--clusters 3 --nodes 3`: the demo's two clusters with node worker processes,
+ * plus one simulated cluster of three simulated nodes), pointed at this test's NATS server, a
+ * fresh PostgreSQL database and the test stack's Temporal the way the README says to point it
+ * at existing servers. Checks what it prints, that the printed lines work, that the simulated
+ * nodes hold the rolled-out version, and that Ctrl-C (SIGINT to the process group, as a
+ * terminal sends it) stops everything it started. Uses the demo's fixed loopback addresses:
+ * do not run it while `npm start` runs its demo on the same machine.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { freePort, tcpReachable } from '@shoal/common';
+import {
+  requireEnv,
+  startNatsServer,
+  tempDatabase,
+  type TempDatabase,
+  type TestNatsServer,
+} from '../support/index.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const run = promisify(execFile);
+
+describe(
+  'npm start -- --clusters 3 --nodes 3 (the main job, as a user runs it)',
+  { timeout: 420_000 },
+  () => {
+    let nats: TestNatsServer;
+    let db: TempDatabase;
+    let dataDir: string;
+    let child: ChildProcess;
+    let out = '';
+    let apiPort: number;
+    let exited: Promise<number | null>;
+
+    const shoal = async (...args: string[]) => {
+      const r = await run(
+        process.execPath,
+        ['--import', 'tsx', join(root, 'services/cli/src/main.ts'), ...args],
+        { cwd: root, env: { ...process.env, SHOAL_CONFIG: join(dataDir, 'cli.json') } },
+      );
+      return r.stdout;
+    };
+
+    before(async () => {
+      [nats, db] = await Promise.all([startNatsServer(), tempDatabase('shoal_start')]);
+      dataDir = mkdtempSync(join(tmpdir(), 'shoal-start-'));
+      apiPort = await freePort();
+      const env: Record<string, string> = {
+        ...(process.env as Record<string, string>),
+        NATS_URL: nats.url,
+        DATABASE_URL: db.url,
+        TEMPORAL_ADDRESS: requireEnv('TEMPORAL_ADDRESS'),
+        SHOAL_API_PORT: String(apiPort),
+        SHOAL_ADMIN_PORT: String(await freePort()),
+        SHOAL_CA_PORT: String(await freePort()),
+        SHOAL_XDS_PORT: String(await freePort()),
+      };
+      child = spawn(
+        'npm',
+        ['start', '--', '--clusters', '3', '--nodes', '3', '--data-dir', dataDir],
+        { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      exited = new Promise((r) => child.on('exit', (code) => r(code)));
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      await new Promise<void>((ok, fail) => {
+        const t = setTimeout(
+          () => fail(new Error(`npm start printed no banner in 300 s:\n${out}`)),
+          300_000,
+        );
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('Press Ctrl-C to stop')) {
+            clearTimeout(t);
+            ok();
+          }
+        });
+        child.on('exit', (code) => fail(new Error(`npm start exited with ${code}:\n${out}`)));
+      });
+    });
+
+    after(async () => {
+      if (child.exitCode === null) {
+        process.kill(-child.pid!, 'SIGKILL');
+        await exited;
+      }
+      await Promise.all([nats?.dispose(), db?.drop()]);
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it('prints where everything listens, the fleet with its simulated part, and a completed first rollout', () => {
+      assert.match(out, /Shoal is up \(\d+\.\d s\)/);
+      assert.match(out, /sites {5}east, edge-1, west /);
+      assert.match(out, /simulated 1 cluster \(sim-1\), 3 simulated nodes/);
+      assert.match(out, /rollout {3}first rollout fv-[0-9a-f]+: completed/, out);
+      assert.match(out, new RegExp(`api .*127\\.0\\.0\\.1:${apiPort}`));
+    });
+
+    it('the printed curl lines work: the ingress answers, the waypoint wants the JWT', async () => {
+      const ingress = /curl (http:\/\/[\d.:]+)\/\n/.exec(out)?.[1];
+      assert.ok(ingress, 'a curl line for the ingress');
+      const root = await fetch(`${ingress}/`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(root.status, 200);
+      const jwt = readFileSync(join(dataDir, 'demo.jwt'), 'utf8').trim();
+      const ok = await fetch(`${ingress}/reviews`, {
+        headers: { authorization: `Bearer ${jwt}` },
+        signal: AbortSignal.timeout(5000),
+      });
+      assert.equal(ok.status, 200, await ok.text());
+      const denied = await fetch(`${ingress}/reviews`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(denied.status, 401);
+    });
+
+    it('the simulated nodes joined, ACKed the version the rollout gave their cluster, and show in `shoal nodes`', async () => {
+      const clusters = JSON.parse(await shoal('clusters', '-o', 'json')) as {
+        name: string;
+        assignedVersion: string;
+      }[];
+      const sim = clusters.find((c) => c.name === 'sim-1');
+      assert.ok(sim?.assignedVersion, `sim-1 has an assigned version: ${JSON.stringify(clusters)}`);
+      const nodes = JSON.parse(await shoal('nodes', '--cluster', 'sim-1', '-o', 'json')) as {
+        node: string;
+        ackedVersion: string;
+      }[];
+      assert.deepEqual(nodes.map((n) => n.node).sort(), ['sim-1-n1', 'sim-1-n2', 'sim-1-n3']);
+      for (const n of nodes) assert.equal(n.ackedVersion, sim.assignedVersion, n.node);
+    });
+
+    it('Ctrl-C stops everything it started: the API and the node workers are gone, exit code 0', async () => {
+      const admin = JSON.parse(readFileSync(join(dataDir, 'cli.json'), 'utf8')) as {
+        server: string;
+      };
+      assert.ok(await tcpReachable('127.0.0.1', apiPort, 1000), `API up at ${admin.server}`);
+      process.kill(-child.pid!, 'SIGINT');
+      const code = await Promise.race([
+        exited,
+        new Promise((r) => setTimeout(() => r('timeout'), 60_000)),
+      ]);
+      assert.equal(code, 0, out.slice(-3000));
+      assert.equal(await tcpReachable('127.0.0.1', apiPort, 500), false, 'API stopped');
+      // No process it started is left: every one (npm start, node workers, the servers it would
+      // start) carries the data folder on its command line.
+      const { stdout } = await run('pgrep', ['-af', dataDir]).catch(() => ({ stdout: '' }));
+      assert.equal(stdout.trim(), '', 'no process of npm start is left');
+      assert.equal(await tcpReachable('127.0.10.1', 15100, 500), false, 'node worker stopped');
+    });
+  },
+);
