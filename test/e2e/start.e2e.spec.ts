@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { freePort, tcpReachable } from '@shoal/common';
+import { freePort, tcpReachable, waitFor } from '@shoal/common';
 import {
   requireEnv,
   startNatsServer,
@@ -37,15 +37,31 @@ describe(
     let child: ChildProcess;
     let out = '';
     let apiPort: number;
-    let exited: Promise<number | null>;
+    let exited: Promise<number | string | null>;
 
-    const shoal = async (...args: string[]) => {
-      const r = await run(
-        process.execPath,
-        ['--import', 'tsx', join(root, 'services/cli/src/main.ts'), ...args],
-        { cwd: root, env: { ...process.env, SHOAL_CONFIG: join(dataDir, 'cli.json') } },
+    /** `npx shoal …` against this npm start (its context file), with an optional other token. */
+    const cli = async (args: string[], token?: string) => {
+      const env: Record<string, string> = {
+        ...(process.env as Record<string, string>),
+        SHOAL_CONFIG: join(dataDir, 'cli.json'),
+      };
+      if (token) env.SHOAL_TOKEN = token;
+      return run(process.execPath, [join(root, 'services/cli/bin/shoal.mjs'), ...args], {
+        cwd: root,
+        env,
+      }).then(
+        (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({
+          code: e.code,
+          out: e.stdout,
+          err: e.stderr,
+        }),
       );
-      return r.stdout;
+    };
+    const shoal = async (...args: string[]) => {
+      const r = await cli(args);
+      assert.equal(r.code, 0, `shoal ${args.join(' ')}: ${r.err}`);
+      return r.out;
     };
 
     before(async () => {
@@ -67,7 +83,7 @@ describe(
         ['start', '--', '--clusters', '3', '--nodes', '3', '--data-dir', dataDir],
         { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
       );
-      exited = new Promise((r) => child.on('exit', (code) => r(code)));
+      exited = new Promise((r) => child.on('exit', (code, signal) => r(code ?? signal)));
       child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
       await new Promise<void>((ok, fail) => {
         const t = setTimeout(
@@ -86,7 +102,7 @@ describe(
     });
 
     after(async () => {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         process.kill(-child.pid!, 'SIGKILL');
         await exited;
       }
@@ -132,22 +148,89 @@ describe(
       for (const n of nodes) assert.equal(n.ackedVersion, sim.assignedVersion, n.node);
     });
 
-    it('Ctrl-C stops everything it started: the API and the node workers are gone, exit code 0', async () => {
+    it('drives a change from the CLI: per-node diff, apply, a watched rollout, versions in get', async () => {
+      const change = join(root, 'deploy/examples/demo/changes/reviews-50-50.yaml');
+      const diff = await shoal('diff', '-f', change);
+      assert.match(diff, /httproute\/shop\/reviews configured in global/);
+      assert.match(diff, /- +weight: 90\n +\+ +weight: 50/);
+      // Per node: the nodes hosting the waypoint get a new route, simulated ones included.
+      for (const node of ['east/east-2', 'west/west-2', 'sim-1/sim-1-n1'])
+        assert.match(
+          diff,
+          new RegExp(
+            `node ${node}: \\w+ -> \\w+ \\(1 resources\\)\n +RouteConfiguration/waypoint/\\S+ changed`,
+          ),
+          diff,
+        );
+      assert.doesNotMatch(diff, /node east\/east-1:/, 'east-1 hosts no waypoint: unchanged');
+
+      const listBefore = await shoal('rollout', 'list');
+      const applied = await shoal('apply', '-f', change, '--reason', 'even split');
+      assert.match(applied, /httproute\/shop\/reviews configured in global/);
+      let id = '';
+      await waitFor(
+        'a new rollout',
+        async () => {
+          const ids = (await shoal('rollout', 'list'))
+            .split('\n')
+            .slice(1)
+            .map((l) => l.split(/\s+/)[0]!);
+          id = ids.find((x) => x.startsWith('rollout-') && !listBefore.includes(x)) ?? '';
+          return id !== '';
+        },
+        { timeoutMs: 60_000 },
+      );
+      // Not a terminal: one plain, timestamped line per change, ending with the outcome.
+      const watched = await shoal('rollout', 'status', id, '--watch');
+      const lines = watched.trim().split('\n');
+      for (const l of lines) assert.match(l, /^\d{4}-\d\d-\d\dT[\d:.]+Z rollout rollout-/);
+      assert.match(lines.at(-1)!, /COMPLETED/, watched);
+      const status = await shoal('rollout', 'status', id);
+      assert.match(status, /main .*completed.*\[.*sim-1.*\]/, status);
+
+      const get = await shoal('get', 'httproute', 'reviews');
+      assert.match(get, /^global +shop +reviews +2 /m, get);
+    });
+
+    it('issues a viewer token that can read but not apply, and revokes it', async () => {
+      const issued = await shoal('token', 'issue', 'e2e-viewer', '--role', 'viewer');
+      const [, tokenId, token] = /^token (\S+) \(viewer\).*\n(\S+)$/m.exec(issued) ?? [];
+      assert.ok(tokenId && token, issued);
+      const who = await cli(['whoami'], token);
+      assert.equal(who.code, 0, who.err);
+      assert.match(who.out, /\(role viewer, by token\)/);
+      const denied = await cli(
+        ['apply', '-f', join(root, 'deploy/examples/demo/changes/reviews-50-50.yaml')],
+        token,
+      );
+      assert.equal(denied.code, 5, 'exit code for auth');
+      assert.match(denied.err, /may not call Apply/);
+      await shoal('token', 'revoke', tokenId);
+      await waitFor('revocation in force', async () => (await cli(['whoami'], token)).code === 5, {
+        timeoutMs: 10_000,
+      });
+      const up = await shoal('status');
+      assert.doesNotMatch(up.split('\n').slice(1).join('\n'), /\bfalse\b/, up);
+    });
+
+    it('Ctrl-C stops everything it started: the control plane, the node workers, the simulated fleet', async () => {
       const admin = JSON.parse(readFileSync(join(dataDir, 'cli.json'), 'utf8')) as {
         server: string;
       };
       assert.ok(await tcpReachable('127.0.0.1', apiPort, 1000), `API up at ${admin.server}`);
       process.kill(-child.pid!, 'SIGINT');
-      const code = await Promise.race([
-        exited,
-        new Promise((r) => setTimeout(() => r('timeout'), 60_000)),
-      ]);
-      assert.equal(code, 0, out.slice(-3000));
+      // npm itself exits on the signal (code 0 or by SIGINT); Shoal's processes then finish their
+      // orderly shutdown: wait until none is left. Every process it started carries the data
+      // folder on its command line (node workers: their trust bundle path).
+      const code = await exited;
+      assert.ok(code === 0 || code === 'SIGINT', `npm start ended with ${code}`);
+      const left = async () =>
+        (await run('pgrep', ['-af', dataDir]).catch(() => ({ stdout: '' }))).stdout.trim();
+      await waitFor('every process of npm start gone', async () => (await left()) === '', {
+        timeoutMs: 60_000,
+      }).catch(async (err: Error) => assert.fail(`${err.message}: ${await left()}`));
+      assert.doesNotMatch(out, /shutdown (timed out|failed)/, out.slice(-3000));
       assert.equal(await tcpReachable('127.0.0.1', apiPort, 500), false, 'API stopped');
-      // No process it started is left: every one (npm start, node workers, the servers it would
-      // start) carries the data folder on its command line.
-      const { stdout } = await run('pgrep', ['-af', dataDir]).catch(() => ({ stdout: '' }));
-      assert.equal(stdout.trim(), '', 'no process of npm start is left');
       assert.equal(await tcpReachable('127.0.10.1', 15100, 500), false, 'node worker stopped');
     });
   },
