@@ -87,27 +87,20 @@ try {
     process.stdout.write(
       'Control plane up; starting the demo fleet and waiting for its first rollout ...\n',
     );
-    let sim: SimulatedFleet | undefined;
-    if (config.clusters > 2) {
-      // Before the demo: its wait for the first rollout then covers the simulated clusters too.
-      sim = simulatedFleet({
-        clusters: config.clusters - 2,
-        nodes: config.nodes,
-        dataDir: resolve(config.dataDir),
-        natsUrl: stack!.nats.url,
-        trustDomain: config.trustDomain,
-        logger,
-        handles: cp.handles,
-      });
-      await group.start([sim]);
-    }
-    const demo = demoFleet({
+    const fleetOpts = {
       dataDir: resolve(config.dataDir),
       natsUrl: stack!.nats.url,
       trustDomain: config.trustDomain,
       logger,
       handles: cp.handles,
-    });
+    };
+    let sim: SimulatedFleet | undefined;
+    if (config.clusters > 2) {
+      // Before the demo: its wait for the first rollout then covers the simulated clusters too.
+      sim = simulatedFleet({ ...fleetOpts, clusters: config.clusters - 2, nodes: config.nodes });
+      await group.start([sim]);
+    }
+    const demo = demoFleet(fleetOpts);
     await group.start([demo]);
     demoLines = demoBanner(demo, config.dataDir, sim);
   }

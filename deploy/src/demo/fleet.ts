@@ -8,6 +8,7 @@ import { createAgent, agentConfigSpec, type Agent } from '@shoal/agent';
 import { EventStore } from '@shoal/db';
 import { loadConfig, tcpReachable, type Logger, type Runner } from '@shoal/common';
 import { parseManifests, type MeshResource } from '@shoal/model';
+import { nodeWorkerArgs } from '@shoal/node';
 import { rolloutCommands } from '@shoal/workflows';
 import type { ControlPlaneHandles } from '../control-plane.js';
 import { ManagedProcess } from '../stack/process.js';
@@ -46,6 +47,38 @@ export interface DemoFleet extends Runner {
   startNode(node: string): Promise<void>;
   stopAgent(site: string): Promise<void>;
   startAgent(site: string): Promise<void>;
+}
+
+/** The agent of one demo site: reads its manifest folder, buffers under the data folder. */
+export function siteAgent(o: {
+  site: string;
+  manifestDir: string;
+  natsUrl: string;
+  dataDir: string;
+  logger: Logger;
+}): Agent {
+  return createAgent(
+    loadConfig('demo-agent', agentConfigSpec, {
+      argv: [
+        '--cluster',
+        o.site,
+        '--source',
+        'manifest-dir',
+        '--manifest-dir',
+        o.manifestDir,
+        '--nats-url',
+        o.natsUrl,
+        '--buffer-dir',
+        join(o.dataDir, 'agents', o.site),
+        '--heartbeat-interval',
+        '5s',
+        '--rescan-interval',
+        '5s',
+      ],
+      env: {},
+    }),
+    { logger: o.logger },
+  );
 }
 
 function readSite(dir: string): MeshResource[] {
@@ -98,28 +131,13 @@ export function demoFleet(opts: DemoOptions): DemoFleet {
   const ingressUrl = 'http://127.0.20.10:8080';
 
   const makeAgent = (site: string) =>
-    createAgent(
-      loadConfig('demo-agent', agentConfigSpec, {
-        argv: [
-          '--cluster',
-          site,
-          '--source',
-          'manifest-dir',
-          '--manifest-dir',
-          join(base, site),
-          '--nats-url',
-          opts.natsUrl,
-          '--buffer-dir',
-          join(opts.dataDir, 'agents', site),
-          '--heartbeat-interval',
-          '5s',
-          '--rescan-interval',
-          '5s',
-        ],
-        env: {},
-      }),
-      { logger: log },
-    );
+    siteAgent({
+      site,
+      manifestDir: join(base, site),
+      natsUrl: opts.natsUrl,
+      dataDir: opts.dataDir,
+      logger: log,
+    });
 
   const nodeProcess = (n: DemoNode): ManagedProcess => {
     const h = opts.handles();
@@ -130,9 +148,7 @@ export function demoFleet(opts: DemoOptions): DemoFleet {
         name: `node-${n.node}`,
         command: process.execPath,
         args: [
-          '--import',
-          'tsx',
-          join(REPO, 'services', 'node', 'src', 'main.ts'),
+          ...nodeWorkerArgs(),
           '--cluster',
           n.cluster,
           '--node',

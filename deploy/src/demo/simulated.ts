@@ -2,13 +2,13 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { storeHandlers } from '@shoal/api';
-import { createAgent, agentConfigSpec, type Agent } from '@shoal/agent';
+import type { Agent } from '@shoal/agent';
 import { CaClient } from '@shoal/ca';
-import { loadConfig, type Logger, type Runner } from '@shoal/common';
+import type { Logger, Runner } from '@shoal/common';
 import { EventStore } from '@shoal/db';
 import { startSimulatedNode, type SimulatedNode } from '@shoal/node';
 import type { ControlPlaneHandles } from '../control-plane.js';
-import { DEMO_DIR } from './fleet.js';
+import { DEMO_DIR, siteAgent } from './fleet.js';
 
 /** Limits that keep the generated loopback addresses (127.60.<cluster>.<node>) valid. */
 export const SIMULATED_LIMITS = { clusters: 200, nodes: 250 } as const;
@@ -117,28 +117,13 @@ export function simulatedFleet(opts: SimulatedFleetOptions): SimulatedFleet {
         mkdirSync(dir, { recursive: true });
         copyFileSync(join(base, 'east', 'services.yaml'), join(dir, 'services.yaml'));
         writeFileSync(join(dir, 'workloads.yaml'), simulatedWorkloads(name, i + 1, opts.nodes));
-        const agent = createAgent(
-          loadConfig('simulated-agent', agentConfigSpec, {
-            argv: [
-              '--cluster',
-              name,
-              '--source',
-              'manifest-dir',
-              '--manifest-dir',
-              dir,
-              '--nats-url',
-              opts.natsUrl,
-              '--buffer-dir',
-              join(opts.dataDir, 'agents', name),
-              '--heartbeat-interval',
-              '5s',
-              '--rescan-interval',
-              '5s',
-            ],
-            env: {},
-          }),
-          { logger: log },
-        );
+        const agent = siteAgent({
+          site: name,
+          manifestDir: dir,
+          natsUrl: opts.natsUrl,
+          dataDir: opts.dataDir,
+          logger: log,
+        });
         await agent.start();
         agents.push(agent);
       }
