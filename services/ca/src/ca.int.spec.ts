@@ -47,7 +47,7 @@ describe('CA over gRPC mTLS', () => {
     assert.equal(again.rootPem, ca.rootPem);
   });
 
-  it('joins a node with a single-use token, then lets it renew and get certs only for its workloads', async () => {
+  it('joins a node with a token bound to the first key that uses it, then lets it renew and get certs only for its workloads', async () => {
     tokens.add('tok-1', { cluster: 'c1', node: 'n1' });
     registry.set({ cluster: 'c1', node: 'n1' }, [
       { namespace: 'shop', serviceAccount: 'cart', ip: '127.0.20.1' },
@@ -58,8 +58,15 @@ describe('CA over gRPC mTLS', () => {
     assert.equal(spiffeIdOf(nodeCert.certChainPem), Spiffe.node(TD, 'c1', 'n1'));
     assert.ok(nodeCert.notAfter.getTime() - Date.now() <= 60_000);
 
+    // Used: another key is refused; the key that used it may retry (a join whose reply was lost).
     await assert.rejects(
-      client.join('tok-1', await createCsr(nodeKey.keys, 'x')),
+      client.join('tok-1', await createCsr((await generateKeyPair()).keys, 'x')),
+      /join token rejected/,
+    );
+    const retried = await client.join('tok-1', await createCsr(nodeKey.keys, 'x'));
+    assert.equal(retried.spiffeId, Spiffe.node(TD, 'c1', 'n1'));
+    await assert.rejects(
+      client.join('tok-unknown', await createCsr(nodeKey.keys, 'x')),
       /join token rejected/,
     );
 

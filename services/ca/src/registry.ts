@@ -19,9 +19,17 @@ export interface WorkloadRegistry {
 }
 
 export interface JoinTokenStore {
-  /** The node a token was created for; single use: a redeemed token is gone. */
-  redeem(token: string, now?: number): Promise<NodeRef | undefined>;
+  /**
+   * The node a token was created for. Single requester: the first redemption binds the token to
+   * `requester` (the fingerprint of the CSR's public key); later redemptions by that same key
+   * succeed until the token expires (a join whose reply was lost — a timeout, a dropped
+   * connection — can be retried), and any other key is refused.
+   */
+  redeem(token: string, requester: string, now?: number): Promise<NodeRef | undefined>;
 }
+
+/** How long a used token still answers retries by the key that used it. */
+export const JOIN_RETRY_WINDOW_MS = 10 * 60_000;
 
 export class InMemoryWorkloadRegistry implements WorkloadRegistry {
   private readonly byNode = new Map<string, ScheduledWorkload[]>();
@@ -36,15 +44,27 @@ export class InMemoryWorkloadRegistry implements WorkloadRegistry {
 }
 
 export class InMemoryJoinTokens implements JoinTokenStore {
-  private readonly tokens = new Map<string, { node: NodeRef; expiresAt: number }>();
+  private readonly tokens = new Map<
+    string,
+    { node: NodeRef; expiresAt: number; boundTo?: string }
+  >();
 
   add(token: string, node: NodeRef, ttlMs = 3600_000, now = Date.now()): void {
+    for (const [k, t] of this.tokens) if (t.expiresAt <= now) this.tokens.delete(k);
     this.tokens.set(token, { node, expiresAt: now + ttlMs });
   }
 
-  redeem(token: string, now = Date.now()): Promise<NodeRef | undefined> {
+  redeem(token: string, requester: string, now = Date.now()): Promise<NodeRef | undefined> {
     const t = this.tokens.get(token);
-    this.tokens.delete(token);
-    return Promise.resolve(t && t.expiresAt > now ? t.node : undefined);
+    if (!t || t.expiresAt <= now) {
+      this.tokens.delete(token);
+      return Promise.resolve(undefined);
+    }
+    if (t.boundTo !== undefined && t.boundTo !== requester) return Promise.resolve(undefined);
+    if (t.boundTo === undefined) {
+      t.boundTo = requester;
+      t.expiresAt = Math.min(t.expiresAt, now + JOIN_RETRY_WINDOW_MS);
+    }
+    return Promise.resolve(t.node);
   }
 }

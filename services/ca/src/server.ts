@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { createHash } from 'node:crypto';
 import { Spiffe, type Logger, type Runner } from '@shoal/common';
 import { Counter, type Registry } from 'prom-client';
 import type { CertificateAuthority, IssuedCertificate } from './authority.js';
@@ -9,9 +10,19 @@ import {
   caSpiffeId,
   type CertificateResponseWire,
 } from './grpc.js';
-import { createCsr, generateKeyPair } from './pki.js';
+import { createCsr, generateKeyPair, x509 } from './pki.js';
 import { authorizeWorkloadCert } from './policy.js';
 import type { JoinTokenStore, WorkloadRegistry } from './registry.js';
+
+/** SHA-256 of the CSR's public key (SPKI): who redeems a join token. '' if it does not parse. */
+function csrKeyFingerprint(csrPem: string): string {
+  try {
+    const spki = new x509.Pkcs10CertificateRequest(csrPem).publicKey.rawData;
+    return createHash('sha256').update(new Uint8Array(spki)).digest('hex');
+  } catch {
+    return ''; // signing rejects the CSR with the reason
+  }
+}
 
 export interface CaServerOptions {
   readonly ca: CertificateAuthority;
@@ -129,7 +140,7 @@ export class CaServer implements Runner {
   }
 
   private async join(req: { token: string; csrPem: string }): Promise<IssuedCertificate> {
-    const node = await this.opts.joinTokens.redeem(req.token);
+    const node = await this.opts.joinTokens.redeem(req.token, csrKeyFingerprint(req.csrPem));
     if (!node) throw new JoinTokenError('unknown, already used or expired');
     const id = Spiffe.node(this.opts.ca.trustDomain, node.cluster, node.node);
     return this.opts.ca.sign(req.csrPem, id, this.opts.nodeCertTtlMs);

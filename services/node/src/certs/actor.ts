@@ -43,7 +43,13 @@ let generation = 0;
 export function certManagerActor(opts: CertManagerOptions) {
   // The node certificate outlives an incarnation (like state on disk): the join token is single
   // use, so a restarted cert manager renews with the certificate it has instead of re-joining.
-  const durable: { node?: IdentityCert; bundle: string } = { bundle: '' };
+  // The join key pair outlives a failed attempt too: the CA binds the token to the first key that
+  // uses it, so a join whose reply was lost (a timeout) is retried with the same key.
+  const durable: {
+    node?: IdentityCert;
+    bundle: string;
+    joinKey?: Awaited<ReturnType<typeof generateKeyPair>>;
+  } = { bundle: '' };
   return async (ctx: ActorContext<CertMsg>): Promise<Actor<CertMsg>> => {
     const [lo, hi] = opts.renewAt ?? [0.5, 0.8];
     const nodeId = Spiffe.node(opts.trustDomain, opts.cluster, opts.node);
@@ -89,13 +95,15 @@ export function certManagerActor(opts: CertManagerOptions) {
     };
 
     async function issue(id: string): Promise<void> {
-      const { keys, keyPem } = await generateKeyPair();
+      const joining = id === nodeId && !certs.has(nodeId);
+      if (joining) durable.joinKey ??= await generateKeyPair();
+      const { keys, keyPem } = joining ? durable.joinKey! : await generateKeyPair();
       const csr = await createCsr(keys, id);
       if (id === nodeId) {
         store(
-          certs.has(nodeId)
-            ? await opts.ca.renewNode(nodeAuth(), csr)
-            : await opts.ca.join(opts.joinToken, csr),
+          joining
+            ? await opts.ca.join(opts.joinToken, csr)
+            : await opts.ca.renewNode(nodeAuth(), csr),
           keyPem,
         );
         return;
