@@ -109,8 +109,8 @@ describe('HBONE between two node processes (e2e)', () => {
       joinTokens: tokens,
       host: '127.0.0.1',
       port: 0,
-      nodeCertTtlMs: 3000,
-      workloadCertTtlMs: 3000,
+      nodeCertTtlMs: 6000,
+      workloadCertTtlMs: 6000,
       logger: silentLogger(),
       metrics: caMetrics,
     });
@@ -213,7 +213,7 @@ describe('HBONE between two node processes (e2e)', () => {
       dump.ztunnel.pooledSessions.filter((k) => k.startsWith(`spiffe://${TD}/ns/shop/sa/client|`)),
       [`spiffe://${TD}/ns/shop/sa/client|spiffe://${TD}/ns/shop/sa/echo|${echo.ip}:15008`],
     );
-    // Certificates live 3 s and are renewed at 50-80 % of that: the node and workload certificates
+    // Certificates live 6 s and are renewed at 50-80 % of that: the node and workload certificates
     // are all renewed within a few seconds (more under load); open tunnels keep working and new
     // connections use the new certificates.
     const issued = async () =>

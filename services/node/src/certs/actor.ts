@@ -95,7 +95,11 @@ export function certManagerActor(opts: CertManagerOptions) {
     };
 
     async function issue(id: string): Promise<void> {
-      const joining = id === nodeId && !certs.has(nodeId);
+      // Join when there is no node certificate, and again when it expired (renewal needs a valid
+      // one: the CA was unreachable for too long); the CA accepts the join key until the token
+      // expires, after that the node needs a new join token.
+      const current = certs.get(nodeId);
+      const joining = id === nodeId && (!current || current.notAfter.getTime() <= Date.now());
       if (joining) durable.joinKey ??= await generateKeyPair();
       const { keys, keyPem } = joining ? durable.joinKey! : await generateKeyPair();
       const csr = await createCsr(keys, id);
@@ -137,6 +141,7 @@ export function certManagerActor(opts: CertManagerOptions) {
     // failure here crashes the actor; the supervisor retries with backoff.
     if (!certs.has(nodeId)) {
       await issue(nodeId);
+      publish(); // the node's own state (readiness, xDS credentials) hears of it at once
       ctx.logger.info({ spiffeId: nodeId }, 'node joined');
     } else {
       schedule(nodeId, certs.get(nodeId)!.notAfter);
