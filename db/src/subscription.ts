@@ -35,7 +35,6 @@ export function subscribe(store: EventStore, opts: SubscriptionOptions): Subscri
   let checkpoint = opts.from;
   let closed = false;
   let wake: (() => void) | undefined;
-  let listener: pg.Client | undefined;
   // Set by a notification that arrives while a read is running, so the next sleep is skipped.
   let pending = false;
   const notified = () => {
@@ -56,33 +55,6 @@ export function subscribe(store: EventStore, opts: SubscriptionOptions): Subscri
         resolve();
       };
     });
-
-  const listen = async (): Promise<void> => {
-    while (!closed) {
-      const client = new pg.Client(store.pool.options);
-      const lost = new Promise<void>((resolve) => {
-        client.on('error', (err) => {
-          log.warn({ err }, 'LISTEN connection lost; reconnecting');
-          resolve();
-        });
-        client.on('end', () => resolve());
-      });
-      try {
-        await client.connect();
-        client.on('notification', notified);
-        await client.query(`LISTEN ${PgChannels.eventsAppended}`);
-        listener = client;
-        notified(); // anything appended while we were not listening
-        await lost;
-      } catch (err) {
-        log.warn({ err }, 'cannot LISTEN for appended events; retrying');
-      } finally {
-        listener = undefined;
-        await client.end().catch(() => undefined);
-      }
-      if (!closed) await new Promise((r) => setTimeout(r, retryMs));
-    }
-  };
 
   const loop = async (): Promise<void> => {
     while (!closed) {
@@ -105,7 +77,7 @@ export function subscribe(store: EventStore, opts: SubscriptionOptions): Subscri
     }
   };
 
-  const listening = listen();
+  const listening = listenForAppends(store.pool, notified, { logger: log, retryMs });
   const running = loop();
   return {
     get checkpoint() {
@@ -114,8 +86,59 @@ export function subscribe(store: EventStore, opts: SubscriptionOptions): Subscri
     async close() {
       closed = true;
       notified();
+      await listening.close();
+      await running;
+    },
+  };
+}
+
+/**
+ * Call `onAppended` whenever PostgreSQL NOTIFYs that events were committed (a trigger sends it at
+ * commit), on a dedicated connection that reconnects after a failure; also once per (re)connect,
+ * for whatever was appended while not listening.
+ */
+export function listenForAppends(
+  pool: pg.Pool,
+  onAppended: () => void,
+  opts: { logger: Logger; retryMs?: number },
+): { close(): Promise<void> } {
+  const log = opts.logger;
+  const retryMs = opts.retryMs ?? 1_000;
+  let closed = false;
+  let listener: pg.Client | undefined;
+  const run = async (): Promise<void> => {
+    while (!closed) {
+      const client = new pg.Client(pool.options);
+      const lost = new Promise<void>((resolve) => {
+        client.on('error', (err) => {
+          log.warn({ err }, 'LISTEN connection lost; reconnecting');
+          resolve();
+        });
+        client.on('end', () => resolve());
+      });
+      try {
+        await client.connect();
+        client.on('notification', onAppended);
+        await client.query(`LISTEN ${PgChannels.eventsAppended}`);
+        listener = client;
+        if (closed) break; // closed while connecting: finally ends the connection
+        onAppended(); // anything appended while we were not listening
+        await lost;
+      } catch (err) {
+        log.warn({ err }, 'cannot LISTEN for appended events; retrying');
+      } finally {
+        listener = undefined;
+        await client.end().catch(() => undefined);
+      }
+      if (!closed) await new Promise((r) => setTimeout(r, retryMs));
+    }
+  };
+  const running = run();
+  return {
+    async close() {
+      closed = true;
       await listener?.end().catch(() => undefined);
-      await Promise.all([running, listening]);
+      await running;
     },
   };
 }

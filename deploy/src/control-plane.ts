@@ -337,7 +337,7 @@ export function controlPlane(opts: ControlPlaneOptions): ControlPlane {
           log,
         );
       } catch (err) {
-        s.tokens.stop();
+        await s.tokens.stop();
         await s.api.close();
         throw err;
       }
@@ -351,7 +351,7 @@ export function controlPlane(opts: ControlPlaneOptions): ControlPlane {
     },
     async () => {
       await s.api?.close();
-      s.tokens?.stop();
+      await s.tokens?.stop();
     },
   );
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '@shoal/common';
-import { newEventId, type EventEnvelope } from '@shoal/db';
+import { listenForAppends, newEventId, type EventEnvelope } from '@shoal/db';
 import { InMemoryTokenRegistry, mintToken, type TokenRecord, type TokenRegistry } from './auth.js';
 import type { Handler } from './server.js';
 import type { EventWriter } from './store-api.js';
@@ -13,17 +13,23 @@ export const tokenStream = (id: string) => `token/${id}`;
 /**
  * API tokens are event-sourced like everything else: `ApiTokenIssued` (with the secret's hash,
  * never the secret) and `ApiTokenRevoked` on stream `token/<id>`. This registry is their
- * projection, kept in memory and refreshed from the store every `refreshMs`.
+ * projection, kept in memory. It reads again when PostgreSQL notifies that events were committed
+ * (a revocation takes effect on every API replica at once), with a slow poll as a safety net.
+ * Reads follow the store's safe order (transaction id, position) below the oldest open
+ * transaction, so an event committed late by a concurrent writer is never skipped.
  */
 export class EventTokenRegistry implements TokenRegistry {
   private readonly mem = new InMemoryTokenRegistry();
-  private after = 0;
+  private after = { transactionId: '0', position: 0 };
   private timer: NodeJS.Timeout | undefined;
+  private listening: { close(): Promise<void> } | undefined;
+  private refreshing: Promise<void> | undefined;
+  private again = false;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly logger: Logger,
-    private readonly refreshMs = 1000,
+    private readonly safetyPollMs = 30_000,
   ) {}
 
   get(id: string): TokenRecord | undefined {
@@ -34,19 +40,42 @@ export class EventTokenRegistry implements TokenRegistry {
     return this.mem.list();
   }
 
-  async refresh(): Promise<void> {
+  /** Read what is new; concurrent calls share one read (and one more if asked meanwhile). */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.read();
+        } while (this.again);
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  private async read(): Promise<void> {
     const r = await this.pool.query<{
+      transaction_id: string;
       position: string;
       type: string;
       data: Record<string, unknown>;
       recorded_at: Date;
     }>(
-      `select position, type, data, recorded_at from events
-       where type in ('ApiTokenIssued', 'ApiTokenRevoked') and position > $1 order by position`,
-      [this.after],
+      `select transaction_id::text as transaction_id, position, type, data, recorded_at from events
+       where (transaction_id, position) > ($1::xid8, $2::bigint)
+         and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         and type in ('ApiTokenIssued', 'ApiTokenRevoked')
+       order by transaction_id, position`,
+      [this.after.transactionId, this.after.position],
     );
     for (const e of r.rows) {
-      this.after = Math.max(this.after, Number(e.position));
+      this.after = { transactionId: e.transaction_id, position: Number(e.position) };
       const d = e.data as Record<string, string>;
       if (e.type === 'ApiTokenIssued' && d.id && d.secretSha256 && isRole(d.role ?? '')) {
         this.mem.put({
@@ -65,15 +94,18 @@ export class EventTokenRegistry implements TokenRegistry {
 
   async start(): Promise<void> {
     await this.refresh();
-    this.timer = setInterval(() => {
+    const refresh = () =>
       this.refresh().catch((err: unknown) =>
         this.logger.warn({ err }, 'token registry refresh failed'),
       );
-    }, this.refreshMs);
+    this.listening = listenForAppends(this.pool, () => void refresh(), { logger: this.logger });
+    this.timer = setInterval(() => void refresh(), this.safetyPollMs);
+    this.timer.unref();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.listening?.close();
   }
 }
 
