@@ -96,10 +96,10 @@ export function rolloutHandlers(h: () => ControlPlaneHandles): Record<string, Ha
         .withDeadline(Date.now() + 5000, () => rolloutCommands.scope(t, SCOPE))
         .catch(() => undefined);
       if (!scope) return { rollouts: [] };
-      const rollouts = [];
-      for (const f of scope.finished.slice(-20)) {
+      // The last 20 finished and the running one, queried in parallel (each is one workflow query).
+      const finished = scope.finished.slice(-20).map(async (f) => {
         if (f.status === 'superseded-before-start') {
-          rollouts.push({
+          return {
             id: f.rolloutId,
             state: f.status,
             version: '',
@@ -107,31 +107,31 @@ export function rolloutHandlers(h: () => ControlPlaneHandles): Record<string, Ha
             reason: f.reason ?? '',
             startedAt: '',
             updatedAt: '',
-          });
-          continue;
+          };
         }
-        rollouts.push(
-          toStatus(
-            await progress(f.rolloutId).catch(
-              () =>
-                ({
-                  rolloutId: f.rolloutId,
-                  targetVersion: '',
-                  state: f.status,
-                  paused: false,
-                  currentWave: 0,
-                  waves: [],
-                  clusters: [],
-                  reasons: f.reason ? [f.reason] : [],
-                  compensationFailures: 0,
-                  pendingEdgeSites: [],
-                  runs: 0,
-                }) as RolloutProgress,
-            ),
+        return toStatus(
+          await progress(f.rolloutId).catch(
+            () =>
+              ({
+                rolloutId: f.rolloutId,
+                targetVersion: '',
+                state: f.status,
+                paused: false,
+                currentWave: 0,
+                waves: [],
+                clusters: [],
+                reasons: f.reason ? [f.reason] : [],
+                compensationFailures: 0,
+                pendingEdgeSites: [],
+                runs: 0,
+              }) as RolloutProgress,
           ),
         );
-      }
-      if (scope.running) rollouts.push(toStatus(await progress(scope.running)));
+      });
+      const rollouts = await Promise.all([
+        ...finished,
+        ...(scope.running ? [progress(scope.running).then(toStatus)] : []),
+      ]);
       return { rollouts: rollouts.reverse() };
     },
     async ControlRollout(req, caller) {
