@@ -123,14 +123,79 @@ async function bulk(
   return (BULK_BYTES * 8) / secs / 1e9;
 }
 
-/** 1 KiB echoes at `rps` over 10 persistent connections for `secs`; latencies in ms. */
-async function echoLoad(
+interface LoadResult {
+  /** Requests sent (echo: echoes), achieved rate, latency percentiles in ms, failures. */
+  readonly n: number;
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly warmupP99: number;
+  readonly errors: number;
+}
+
+/**
+ * The load generator: the Go program of test/interop/hbone (loadgen.go), in its own process, so
+ * the latency it reports is not that of this process's event loop, which also serves the app,
+ * echo and sink servers. Without Go, the in-process generators below stand in (less accurate
+ * at the tail; the result records which one ran).
+ */
+let goBin: string | null = null;
+function goLoad(args: string[]): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(goBin!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        const r = JSON.parse(last) as Record<string, number | null | string>;
+        if (r.event !== 'result') throw new Error(String(r.error ?? last));
+        const num = (k: string) => (typeof r[k] === 'number' ? r[k] : NaN);
+        resolve({
+          n: num('requests'),
+          rps: num('rps'),
+          p50: num('p50'),
+          p99: num('p99'),
+          warmupP99: num('warmupP99'),
+          errors: num('errors'),
+        });
+      } catch (err) {
+        reject(
+          new Error(`load generator ${args[0]} exited with ${code}: ${(err as Error).message}`),
+        );
+      }
+    });
+  });
+}
+
+/** 1 KiB echoes at `rps` over 10 persistent connections for `secs`. */
+function echoLoad(
   host: string,
   port: number,
   rps: number,
   secs: number,
   from?: string,
-): Promise<number[]> {
+): Promise<LoadResult> {
+  if (!goBin) return nodeEchoLoad(host, port, rps, secs, from);
+  return goLoad([
+    '-mode=echo-load',
+    `-target=${host}:${port}`,
+    `-rps=${rps}`,
+    `-secs=${secs}`,
+    '-conns=10',
+    '-size=1024',
+    ...(from ? [`-local=${from}`] : []),
+  ]);
+}
+
+async function nodeEchoLoad(
+  host: string,
+  port: number,
+  rps: number,
+  secs: number,
+  from?: string,
+): Promise<LoadResult> {
   const conns = await Promise.all(
     Array.from({ length: 10 }, async () => {
       const s = net.connect({ host, port, ...(from ? { localAddress: from } : {}) });
@@ -169,7 +234,8 @@ async function echoLoad(
       s.destroy();
     }),
   );
-  return lat;
+  const p99 = pctl(lat, 99);
+  return { n: lat.length, rps, p50: pctl(lat, 50), p99, warmupP99: NaN, errors: 0 };
 }
 
 function procStat(pid: number): { cpuSecs: number; rssMb: number } {
@@ -179,12 +245,31 @@ function procStat(pid: number): { cpuSecs: number; rssMb: number } {
   return { cpuSecs: ticks / 100, rssMb: Number(rss) / 1024 };
 }
 
-/** Keep-alive HTTP GETs; closed loop with `concurrency`, or paced at `rps` when given. */
-async function httpLoad(
+/** Keep-alive HTTP GETs of /r<k>/x; closed loop with `concurrency`, or paced at `rps`. */
+function httpLoad(
   url: { host: string; port: number; hostHeader: string },
   secs: number,
   opts: { concurrency: number; rps?: number; from?: string; warmupSecs?: number },
-) {
+): Promise<LoadResult> {
+  if (!goBin) return nodeHttpLoad(url, secs, opts);
+  return goLoad([
+    '-mode=http-load',
+    `-target=${url.host}:${url.port}`,
+    `-host=${url.hostHeader}`,
+    `-secs=${secs}`,
+    `-conns=${opts.concurrency}`,
+    `-rps=${opts.rps ?? 0}`,
+    `-warmup=${opts.warmupSecs ?? 0}`,
+    '-routes=1000',
+    ...(opts.from ? [`-local=${opts.from}`] : []),
+  ]);
+}
+
+async function nodeHttpLoad(
+  url: { host: string; port: number; hostHeader: string },
+  secs: number,
+  opts: { concurrency: number; rps?: number; from?: string; warmupSecs?: number },
+): Promise<LoadResult> {
   const agent = new http.Agent({
     keepAlive: true,
     maxSockets: opts.concurrency,
@@ -236,6 +321,7 @@ async function httpLoad(
   agent.destroy();
   const secsTaken = (performance.now() - t0) / 1000;
   return {
+    n,
     rps: n / secsTaken,
     p99: pctl(lat, 99),
     p50: pctl(lat, 50),
@@ -253,6 +339,14 @@ function startChild(cmd: string, args: string[]): Promise<{ child: ChildProcess;
   });
 }
 
+try {
+  goBin = execFileSync(join(import.meta.dirname, '..', 'interop', 'hbone', 'build.sh'), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+} catch (err) {
+  log(`Go load generator unavailable, using the in-process one: ${(err as Error).message}`);
+}
 const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-dp-'));
 const children: ChildProcess[] = [];
 const closers: (() => unknown)[] = [];
@@ -469,10 +563,12 @@ try {
 
   let go_hbone_gbps: number | null = null;
   try {
-    const bin = execFileSync(join(import.meta.dirname, '..', 'interop', 'hbone', 'build.sh'), {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }).trim();
+    const bin =
+      goBin ??
+      execFileSync(join(import.meta.dirname, '..', 'interop', 'hbone', 'build.sh'), {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }).trim();
     for (const [n, c] of Object.entries({ client: cCert, sink: sCert })) {
       await writeFile(join(dir, `${n}.pem`), c.cert);
       await writeFile(join(dir, `${n}.key`), c.key);
@@ -517,13 +613,13 @@ try {
   const wall = (performance.now() - t0) / 1000;
   const after = pids.map(procStat);
   const vcpu = after.map(
-    (a, i) => (a.cpuSecs - before[i]!.cpuSecs) / wall / (meshLat.length / wall / 1000),
+    (a, i) => (a.cpuSecs - before[i]!.cpuSecs) / wall / (meshLat.n / wall / 1000),
   );
-  const hbone_added_p99_ms = pctl(meshLat, 99) - pctl(directLat, 99);
+  const hbone_added_p99_ms = meshLat.p99 - directLat.p99;
   const ztunnel_vcpu_per_1k_rps = Math.max(...vcpu);
   const ztunnel_rss_mb = Math.max(...after.map((a) => a.rssMb));
   log(
-    `echo p99 direct ${r2(pctl(directLat, 99))} ms, mesh ${r2(pctl(meshLat, 99))} ms; vCPU per 1k rps a=${r2(vcpu[0]!)} b=${r2(vcpu[1]!)}`,
+    `echo p99 direct ${r2(directLat.p99)} ms, mesh ${r2(meshLat.p99)} ms; vCPU per 1k rps a=${r2(vcpu[0]!)} b=${r2(vcpu[1]!)}`,
   );
 
   // ---- waypoint with 1,000 routes ---------------------------------------------------------
@@ -557,8 +653,8 @@ try {
     waypoint_p99_ms_1000_routes: r2(paced.p99),
     context: {
       bulk_bytes: BULK_BYTES,
-      echo_p99_direct_ms: r2(pctl(directLat, 99)),
-      echo_p99_mesh_ms: r2(pctl(meshLat, 99)),
+      echo_p99_direct_ms: r2(directLat.p99),
+      echo_p99_mesh_ms: r2(meshLat.p99),
       ztunnel_vcpu_per_1k_rps_by_node: { a: r2(vcpu[0]!), b: r2(vcpu[1]!) },
       ztunnel_rss_mb_by_node: { a: Math.round(after[0]!.rssMb), b: Math.round(after[1]!.rssMb) },
       waypoint_achieved_rps_at_2000: Math.round(paced.rps),
@@ -566,6 +662,7 @@ try {
       waypoint_p99_ms_first_second_connection_setup: r2(paced.warmupP99),
       waypoint_errors: max.errors + paced.errors,
       direct_http_rps: Math.round(directHttp.rps),
+      load_generator: goBin ? 'go (test/interop/hbone loadgen.go)' : 'node (in process)',
       path: 'client → node a ztunnel → HBONE → waypoint (node b) → HBONE → node b inbound → app',
     },
   };

@@ -4,6 +4,8 @@ export type Direction = 'inbound' | 'outbound' | 'waypoint' | 'gateway';
 export type ConnResult = 'ok' | 'denied' | 'error' | 'reset';
 
 const BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+/** The buckets' keys in ServiceStats.latencyBuckets, spelled once (this runs per request). */
+const BUCKET_KEYS = BUCKETS_MS.map(String);
 
 export interface ServiceStats {
   requests: number;
@@ -90,8 +92,11 @@ export class DataplaneStats {
     this.hist.observe({ version: this.version, direction, service }, ms);
     s.latencyCount++;
     s.latencySumMs += ms;
-    for (const b of BUCKETS_MS)
-      if (ms <= b) s.latencyBuckets[String(b)] = (s.latencyBuckets[String(b)] ?? 0) + 1;
+    for (let i = 0; i < BUCKETS_MS.length; i++) {
+      if (ms > BUCKETS_MS[i]!) continue;
+      const k = BUCKET_KEYS[i]!;
+      s.latencyBuckets[k] = (s.latencyBuckets[k] ?? 0) + 1;
+    }
   }
 
   /** The aggregate since the last call, then reset. */

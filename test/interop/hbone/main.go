@@ -27,7 +27,7 @@ import (
 )
 
 var (
-	mode    = flag.String("mode", "", "server | dial | forward")
+	mode    = flag.String("mode", "", "server | dial | forward | http-load | echo-load (loadgen.go)")
 	certF   = flag.String("cert", "", "PEM certificate chain presented to the peer")
 	keyF    = flag.String("key", "", "PEM private key")
 	caF     = flag.String("ca", "", "PEM trust bundle for the peer's chain")
@@ -205,7 +205,11 @@ func main() {
 		runDial()
 	case "forward":
 		runForward()
+	case "http-load":
+		runHTTPLoad()
+	case "echo-load":
+		runEchoLoad()
 	default:
-		fail(fmt.Errorf("unknown -mode %q: use server, dial or forward", *mode))
+		fail(fmt.Errorf("unknown -mode %q: use server, dial, forward, http-load or echo-load", *mode))
 	}
 }

@@ -21,6 +21,19 @@ export interface InboundConnect {
 export type ConnectHandler = (req: InboundConnect, stream: ServerHttp2Stream) => void;
 
 /**
+ * The verified peer identity of a TLS connection, parsed from its certificate once: every
+ * CONNECT on a pooled session would otherwise parse the same X.509 certificate again.
+ */
+const peers = new WeakMap<TLSSocket, string | undefined>();
+function sessionPeer(sock: TLSSocket | undefined): string | undefined {
+  if (!sock) return undefined;
+  if (peers.has(sock)) return peers.get(sock);
+  const id = peerIdentity(sock.getPeerCertificate?.(false));
+  peers.set(sock, id);
+  return id;
+}
+
+/**
  * One HBONE listener (ip:15008) presenting one workload's certificate. Like ztunnel, which picks
  * the certificate by the connection's original destination (HBONE carries no SNI), the node runs
  * a listener per local workload IP, so the destination identity is known before the handshake.
@@ -84,7 +97,7 @@ export class HboneListener {
         return;
       }
       const sock = stream.session?.socket as TLSSocket | undefined;
-      const peer = peerIdentity(sock?.getPeerCertificate?.(false));
+      const peer = sessionPeer(sock);
       if (!peer) {
         stream.respond({ ':status': 401 }, { endStream: true });
         return;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   L7Types,
   assignment,
@@ -10,8 +11,9 @@ import {
 } from '../testing/l7-fixtures.js';
 import { compileL7 } from './compile.js';
 import { RateLimiter } from './filters.js';
-import type { RouteAction } from './model.js';
+import type { PathMatch, RouteAction, VirtualHost } from './model.js';
 import {
+  matchRoute,
   pickCluster,
   redirectLocation,
   retriable,
@@ -73,6 +75,48 @@ describe('waypoint L7 compile and routing (pure)', () => {
     assert.equal(name('/a', {}, 'POST'), 'post');
     assert.equal(name('/r/12'), 're');
     assert.equal(name('/r/x'), 'all');
+  });
+
+  it('finds the same first route through its path index as a scan of every route', () => {
+    // Built directly (not decoded) so that case-insensitive matches are covered too.
+    const seg = fc.constantFrom('a', 'A', 'ab', 'b', 'r1', 'r10', 'İ', '');
+    const path = fc
+      .array(seg, { minLength: 0, maxLength: 3 })
+      .chain((ss) => fc.constantFrom(`/${ss.join('/')}`, `/${ss.join('/')}/`, ss.join('/')));
+    const pathMatch = fc.oneof(
+      fc.record({ kind: fc.constantFrom('prefix', 'exact', 'separated'), value: path }),
+      path.map((v) => ({ kind: 'regex', re: new RegExp(`^${v.replace(/[^/\w]/g, '.')}`) })),
+    ) as fc.Arbitrary<PathMatch>;
+    const none = { add: [], remove: [] };
+    const routes = fc.array(fc.record({ path: pathMatch, caseSensitive: fc.boolean() }), {
+      minLength: 1,
+      maxLength: 12,
+    });
+    fc.assert(
+      fc.property(routes, path, (ms, p) => {
+        const vh: VirtualHost = {
+          name: 'vh',
+          domains: ['*'],
+          routes: ms.map((m, i) => ({
+            name: `r${i}`,
+            match: { ...m, headers: [], query: [], grpc: false },
+            action: { kind: 'direct', status: 200, body: '' },
+            requestHeaders: none,
+            responseHeaders: none,
+            perFilter: new Map(),
+          })),
+          requestHeaders: none,
+          responseHeaders: none,
+          perFilter: new Map(),
+        };
+        const req = view(p);
+        assert.equal(
+          selectRoute(vh, req)?.name,
+          vh.routes.find((r) => matchRoute(r.match, req))?.name,
+        );
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('splits by weight, rewrites, redirects and decides retries', () => {

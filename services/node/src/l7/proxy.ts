@@ -95,19 +95,27 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 function forwardable(h: Headers): Headers {
   const out: Headers = {};
-  for (const [k, v] of Object.entries(h)) {
-    if (k.startsWith(':') || HOP.has(k) || v === undefined) continue;
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined || k.charCodeAt(0) === 58 /* : */ || HOP.has(k)) continue;
     if (k === 'te' && v !== 'trailers') continue;
     out[k] = v;
   }
   return out;
 }
 
+const services = new WeakMap<VirtualHost, string>();
+
 /** The stats key of a virtual host: `ns/host` of its `<name>.<ns>.svc.<domain>` domain, as the
- * L4 stats key services; else its name. */
+ * L4 stats key services; else its name. Computed once per (immutable) virtual host. */
 function serviceOf(vh: VirtualHost): string {
-  const host = vh.domains.find((d) => /^[^.:]+\.[^.:]+\.svc\.[^:]+$/.test(d));
-  return host ? `${host.split('.')[1]}/${host}` : vh.name;
+  let key = services.get(vh);
+  if (key === undefined) {
+    const host = vh.domains.find((d) => /^[^.:]+\.[^.:]+\.svc\.[^:]+$/.test(d));
+    key = host ? `${host.split('.')[1]}/${host}` : vh.name;
+    services.set(vh, key);
+  }
+  return key;
 }
 
 /** What an edge proxy tells the upstream about the client (Envoy's use_remote_address). */
@@ -164,10 +172,14 @@ export function handleRequest(
   const search = qi < 0 ? '' : url.slice(qi);
   const headers = req.headers as Headers;
   const host = String((h2 ? headers[':authority'] : headers.host) ?? conn.authority);
+  let query: URLSearchParams | undefined;
   const rv: RequestView = {
     method: req.method ?? 'GET',
     path,
-    query: new URLSearchParams(search),
+    // Parsed only when a route or filter looks at the query.
+    get query() {
+      return (query ??= new URLSearchParams(search));
+    },
     headers,
   };
   if (!view.listener || !view.routes)
@@ -265,11 +277,15 @@ export function handleRequest(
 function endpointFor(view: L7View, cluster: string, tried?: ReadonlySet<string>) {
   const all = clusterEndpoints(view.l7, cluster);
   if (all.length === 0) return undefined;
-  const now = Date.now();
   const fresh = tried?.size ? all.filter((e) => !tried.has(`${e.ip}:${e.port}`)) : all;
   const pool = fresh.length > 0 ? fresh : all;
-  const healthy = pool.filter((e) => (ejected.get(`${e.ip}:${e.port}`) ?? 0) <= now);
-  const eps = healthy.length > 0 ? healthy : pool;
+  let eps = pool;
+  if (ejected.size > 0) {
+    const now = Date.now();
+    for (const [k, until] of ejected) if (until <= now) ejected.delete(k);
+    const healthy = pool.filter((e) => !ejected.has(`${e.ip}:${e.port}`));
+    if (healthy.length > 0) eps = healthy;
+  }
   const i = rr.get(cluster) ?? 0;
   rr.set(cluster, i + 1);
   const ep = eps[i % eps.length]!;
@@ -300,13 +316,14 @@ async function forward(
   const deadline = performance.now() + a.timeoutMs;
   let tries = 1 + (a.retry?.numRetries ?? 0);
   let connectRetries = 0;
-  let last: Error = new UpstreamFailure('connect', `no healthy upstream in ${cluster}`);
+  // An Error captures a stack trace: made only when a try fails or no endpoint is left.
+  let last: Error | undefined;
   const tried = new Set<string>();
   for (let i = 0; i < tries; i++) {
     const remaining = deadline - performance.now();
     if (remaining <= 0) throw new UpstreamFailure('timeout', `route timeout ${a.timeoutMs} ms`);
     const ep = endpointFor(view, cluster, tried);
-    if (!ep) throw last;
+    if (!ep) throw last ?? new UpstreamFailure('connect', `no healthy upstream in ${cluster}`);
     tried.add(`${ep.ip}:${ep.port}`);
     const perTry = a.retry?.perTryTimeoutMs
       ? Math.min(a.retry.perTryTimeoutMs, remaining)
@@ -338,5 +355,5 @@ async function forward(
       setTimeout(r, Math.min((a.retry?.backoffMs ?? 25) * 2 ** i * Math.random(), 1000)),
     );
   }
-  throw last;
+  throw last ?? new UpstreamFailure('connect', `no healthy upstream in ${cluster}`);
 }

@@ -125,8 +125,76 @@ export function selectVirtualHost(
   return t.virtualHosts.find((vh) => vh.domains.includes('*'));
 }
 
+/**
+ * Routes of a virtual host bucketed by the first path segment they require, so a request is
+ * matched against the few routes that can apply instead of all of them (a waypoint may carry
+ * thousands). A route whose path match names a whole first segment (`/a/…` prefix, `/a` exact
+ * or separated) goes to that segment's bucket — case-sensitive and case-insensitive routes in
+ * separate maps, keyed as they compare; every other route (regex, `/`, `/a` prefix) to `any`.
+ * Each bucket keeps the table's order: the answer is the earliest first-match over the buckets.
+ */
+interface RouteIndex {
+  readonly exact: ReadonlyMap<string, readonly number[]>;
+  readonly lower: ReadonlyMap<string, readonly number[]>;
+  readonly any: readonly number[];
+}
+
+const indexes = new WeakMap<VirtualHost, RouteIndex>();
+
+/** The first path segment of `p` when `p` spells it out whole (followed by `/`, or the end when
+ * `whole` is set); undefined otherwise. */
+function firstSegment(p: string, whole: boolean): string | undefined {
+  if (p.charCodeAt(0) !== 47 /* / */) return undefined;
+  const end = p.indexOf('/', 1);
+  if (end > 1) return p.slice(1, end);
+  return whole && end < 0 && p.length > 1 ? p.slice(1) : undefined;
+}
+
+function routeIndex(vh: VirtualHost): RouteIndex {
+  let ix = indexes.get(vh);
+  if (ix) return ix;
+  const exact = new Map<string, number[]>();
+  const lower = new Map<string, number[]>();
+  const any: number[] = [];
+  vh.routes.forEach((r, i) => {
+    const p = r.match.path;
+    const seg =
+      p.kind === 'regex'
+        ? undefined
+        : firstSegment(
+            r.match.caseSensitive ? p.value : p.value.toLowerCase(),
+            p.kind !== 'prefix',
+          );
+    if (seg === undefined) return void any.push(i);
+    const m = r.match.caseSensitive ? exact : lower;
+    const list = m.get(seg);
+    if (list) list.push(i);
+    else m.set(seg, [i]);
+  });
+  ix = { exact, lower, any };
+  indexes.set(vh, ix);
+  return ix;
+}
+
+/** The first route in `vh.routes` order that matches (Envoy's rule). */
 export function selectRoute(vh: VirtualHost, req: RequestView): Route | undefined {
-  return vh.routes.find((r) => matchRoute(r.match, req));
+  const ix = routeIndex(vh);
+  let best = Infinity;
+  const firstIn = (list: readonly number[] | undefined) => {
+    if (!list) return;
+    for (const i of list) {
+      if (i >= best) return;
+      if (matchRoute(vh.routes[i]!.match, req)) return void (best = i);
+    }
+  };
+  firstIn(ix.any);
+  const seg = firstSegment(req.path, true);
+  if (seg !== undefined) firstIn(ix.exact.get(seg));
+  if (ix.lower.size > 0) {
+    const low = firstSegment(req.path.toLowerCase(), true);
+    if (low !== undefined) firstIn(ix.lower.get(low));
+  }
+  return best === Infinity ? undefined : vh.routes[best];
 }
 
 /** Weighted choice with `r` uniform in [0, 1). */

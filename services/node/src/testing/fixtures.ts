@@ -1,11 +1,9 @@
 /** Test helpers: node worker processes, workload config builders, echo servers, probes. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { join } from 'node:path';
 import { TypeUrls, encodeMessage } from '@shoal/proto';
+import { nodeWorkerArgs } from '../bundle.js';
 import { ipToBytes } from '../l4/model.js';
-
-const MAIN = join(import.meta.dirname, '..', 'main.ts');
 
 export interface NodeProcess {
   readonly child: ChildProcess;
@@ -19,7 +17,8 @@ export function spawnNode(
   env: Record<string, string> = {},
 ): NodeProcess {
   const argv = Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]);
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...argv], {
+  // The pre-built worker, as `npm start` runs it (see bundle.ts).
+  const child = spawn(process.execPath, [...nodeWorkerArgs(), ...argv], {
     env: {
       ...process.env,
       LOG_FORMAT: 'json',
