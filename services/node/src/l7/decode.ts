@@ -92,7 +92,10 @@ export function headerMatcher(raw: Raw): HeaderMatcher {
 }
 
 export function routeMatch(raw: Raw): RouteMatch {
-  const caseSensitive = obj(raw.caseSensitive)?.value !== false;
+  // A BoolValue wrapper: absent means true (Envoy's default); present, its value (false is not
+  // written on the wire, so a decoded `{}` means false).
+  const cs = obj(raw.caseSensitive);
+  const caseSensitive = cs ? cs.value === true : true;
   let path: RouteMatch['path'];
   if (typeof raw.prefix === 'string') path = { kind: 'prefix', value: raw.prefix };
   else if (typeof raw.path === 'string') path = { kind: 'exact', value: raw.path };

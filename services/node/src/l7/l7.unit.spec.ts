@@ -77,6 +77,22 @@ describe('waypoint L7 compile and routing (pure)', () => {
     assert.equal(name('/r/x'), 'all');
   });
 
+  it('keeps case_sensitive: false through encoding (Envoy default: case-sensitive)', () => {
+    const s = compile([
+      route(
+        'ci',
+        { prefix: '/Api', caseSensitive: { value: false } },
+        { route: { cluster: 'c1' } },
+      ),
+      route('cs', { prefix: '/Docs' }, { route: { cluster: 'c1' } }),
+    ]);
+    const vh = selectVirtualHost(s.routes.get(L)!, ['10.0.0.1:80'])!;
+    assert.equal(selectRoute(vh, view('/api/x'))?.name, 'ci');
+    assert.equal(selectRoute(vh, view('/APIS'))?.name, 'ci');
+    assert.equal(selectRoute(vh, view('/Docs/a'))?.name, 'cs');
+    assert.equal(selectRoute(vh, view('/docs/a')), undefined);
+  });
+
   it('finds the same first route through its path index as a scan of every route', () => {
     // Built directly (not decoded) so that case-insensitive matches are covered too.
     const seg = fc.constantFrom('a', 'A', 'ab', 'b', 'r1', 'r10', 'İ', '');
