@@ -3,14 +3,32 @@
  * Fed by the ConfigStore's assignments (and, with autoAssignNewest, by newly published
  * versions). A node snapshot that fails the consistency check is not served: the node keeps
  * the snapshot it had, and the problem is logged, counted and reported in `problems()`.
+ *
+ * A version is loaded and its snapshots built once, and the last few are kept: the newest
+ * published version of a served cluster is prepared before it is assigned (so an assignment
+ * goes straight to the push), and a rollback to the previous version needs no reload.
  */
 import type { Logger, Runner } from '@shoal/common';
 import { InconsistentSnapshotError } from './errors.js';
 import { consistencyIssues, snapshotFromBundle, type Snapshot } from './core/snapshot.js';
 import type { XdsMetrics } from './metrics.js';
-import type { Assignment, ConfigStore, Published, Stoppable } from './store/config-store.js';
+import type {
+  Assignment,
+  ConfigStore,
+  Published,
+  Stoppable,
+  VersionBundles,
+} from './store/config-store.js';
 
 type Listener = (s: Snapshot) => void;
+
+/** A loaded version: each node's snapshot and what the consistency check found in it. */
+interface Prepared {
+  readonly nodes: ReadonlyMap<string, { readonly snap: Snapshot; readonly issues: string[] }>;
+}
+
+/** Prepared versions kept per cluster: the served one, the one before it, the newest published. */
+const KEEP_PREPARED = 3;
 
 interface ClusterState {
   version: string | undefined;
@@ -18,6 +36,8 @@ interface ClusterState {
   /** The newest assignment seen; loads of older ones are dropped when they finish. */
   wanted: string | undefined;
   loading: Promise<void>;
+  /** By version, least recently used first. */
+  readonly prepared: Map<string, Promise<Prepared>>;
 }
 
 export interface SnapshotCacheOptions {
@@ -40,9 +60,7 @@ export class SnapshotCache implements Runner {
 
   async start(): Promise<void> {
     this.watches.push(await this.opts.store.watchAssignments((a) => this.onAssignment(a)));
-    if (this.opts.autoAssignNewest) {
-      this.watches.push(await this.opts.store.watchPublished((p) => this.onPublished(p)));
-    }
+    this.watches.push(await this.opts.store.watchPublished((p) => this.onPublished(p)));
   }
 
   async close(): Promise<void> {
@@ -99,17 +117,37 @@ export class SnapshotCache implements Runner {
   }
 
   private onPublished(p: Published): void {
-    const current = this.clusters.get(p.cluster)?.wanted;
-    if (current === p.version) return;
-    this.opts.store.assign(p.cluster, p.version, 'auto-newest').catch((err: unknown) => {
-      this.opts.logger.error({ err, cluster: p.cluster, version: p.version }, 'auto-assign failed');
-    });
+    const c = this.clusters.get(p.cluster);
+    if (c?.wanted === p.version) return;
+    if (this.opts.autoAssignNewest) {
+      this.opts.store.assign(p.cluster, p.version, 'auto-newest').catch((err: unknown) => {
+        this.opts.logger.error(
+          { err, cluster: p.cluster, version: p.version },
+          'auto-assign failed',
+        );
+      });
+    }
+    // A cluster this replica serves will most likely be assigned its newest version next.
+    if (c) {
+      this.prepare(p.cluster, c, p.version).catch((err: unknown) => {
+        this.opts.logger.debug(
+          { err, cluster: p.cluster, version: p.version },
+          'cannot prepare a published config version ahead of its assignment',
+        );
+      });
+    }
   }
 
   private onAssignment(a: Assignment): void {
     let c = this.clusters.get(a.cluster);
     if (!c) {
-      c = { version: undefined, nodes: new Map(), wanted: undefined, loading: Promise.resolve() };
+      c = {
+        version: undefined,
+        nodes: new Map(),
+        wanted: undefined,
+        loading: Promise.resolve(),
+        prepared: new Map(),
+      };
       this.clusters.set(a.cluster, c);
     }
     if (c.wanted === a.version) return;
@@ -122,24 +160,16 @@ export class SnapshotCache implements Runner {
   private async load(c: ClusterState, a: Assignment): Promise<void> {
     if (c.wanted !== a.version) return;
     const log = this.opts.logger.child({ cluster: a.cluster, version: a.version });
-    let bundles;
+    let prepared: Prepared;
     try {
-      bundles = await this.opts.store.loadVersion(a.cluster, a.version);
+      prepared = await this.prepare(a.cluster, c, a.version);
     } catch (err) {
       log.error({ err }, 'cannot load the assigned config version; keeping the served one');
       return;
     }
     if (c.wanted !== a.version) return;
     const changed: [string, Snapshot][] = [];
-    const built = new Map<readonly unknown[], { snap: Snapshot; issues: string[] }>();
-    for (const [node, bundle] of bundles) {
-      let b = built.get(bundle.resources);
-      if (!b) {
-        const snap = snapshotFromBundle(bundle);
-        b = { snap, issues: consistencyIssues(snap) };
-        built.set(bundle.resources, b);
-      }
-      const { snap, issues } = b;
+    for (const [node, { snap, issues }] of prepared.nodes) {
       const key = `${a.cluster}/${node}`;
       if (issues.length > 0) {
         const err = new InconsistentSnapshotError(a.cluster, node, a.version, issues);
@@ -154,15 +184,52 @@ export class SnapshotCache implements Runner {
     }
     // A node the new version has no bundle for gets no config from it (its open streams keep
     // what they have; new streams wait).
-    for (const node of [...c.nodes.keys()]) if (!bundles.has(node)) c.nodes.delete(node);
+    for (const node of [...c.nodes.keys()]) if (!prepared.nodes.has(node)) c.nodes.delete(node);
     if (c.version)
       this.opts.metrics?.servedVersion.remove({ cluster: a.cluster, version: c.version });
     c.version = a.version;
     this.opts.metrics?.servedVersion.set({ cluster: a.cluster, version: a.version }, 1);
-    log.info({ nodes: bundles.size, by: a.by }, 'serving config version');
+    log.info({ nodes: prepared.nodes.size, by: a.by }, 'serving config version');
     for (const [node, snap] of changed) {
       for (const cb of this.listeners.get(`${a.cluster}/${node}`) ?? []) cb(snap);
     }
     for (const w of [...this.versionWaiters]) w();
   }
+
+  /** Load a version and build its snapshots, once while it is among the last few used. */
+  private prepare(cluster: string, c: ClusterState, version: string): Promise<Prepared> {
+    let p = c.prepared.get(version);
+    if (p) {
+      c.prepared.delete(version); // most recently used last
+    } else {
+      p = this.opts.store.loadVersion(cluster, version).then(prepareVersion);
+      const mine = p;
+      // A failed load is not kept: the next assignment of the version tries again.
+      p.catch(() => {
+        if (c.prepared.get(version) === mine) c.prepared.delete(version);
+      });
+    }
+    c.prepared.set(version, p);
+    for (const v of c.prepared.keys()) {
+      if (c.prepared.size <= KEEP_PREPARED) break;
+      c.prepared.delete(v);
+    }
+    return p;
+  }
+}
+
+/** Each node's snapshot, built once per distinct resource list (nodes mostly share one). */
+function prepareVersion(bundles: VersionBundles): Prepared {
+  const nodes = new Map<string, { snap: Snapshot; issues: string[] }>();
+  const built = new Map<readonly unknown[], { snap: Snapshot; issues: string[] }>();
+  for (const [node, bundle] of bundles) {
+    let b = built.get(bundle.resources);
+    if (!b) {
+      const snap = snapshotFromBundle(bundle);
+      b = { snap, issues: consistencyIssues(snap) };
+      built.set(bundle.resources, b);
+    }
+    nodes.set(node, b);
+  }
+  return { nodes };
 }

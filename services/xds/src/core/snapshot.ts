@@ -18,6 +18,35 @@ export function resourcesOf(s: Snapshot | undefined, typeUrl: string): ResourceM
   return s?.types.get(typeUrl) ?? EMPTY;
 }
 
+// Streams of a cluster mostly ask for the same things of the same snapshot: they share the
+// answer (and the encoder recognises it by identity) instead of each building its own copy.
+const picks = new WeakMap<ResourceMap, Map<string, ResourceMap>>();
+const lists = new WeakMap<ResourceMap, readonly XdsResource[]>();
+
+/** The resources of `all` named in `names`, in that order; `key` identifies the names. */
+export function pick(all: ResourceMap, names: Iterable<string>, key: string): ResourceMap {
+  if (all.size === 0) return all;
+  let byKey = picks.get(all);
+  if (!byKey) picks.set(all, (byKey = new Map()));
+  let m = byKey.get(key);
+  if (!m) {
+    const out = new Map<string, XdsResource>();
+    for (const n of names) {
+      const r = all.get(n);
+      if (r) out.set(n, r);
+    }
+    byKey.set(key, (m = out));
+  }
+  return m;
+}
+
+/** The resources of a map as a list, the same list for the same map. */
+export function listOf(m: ResourceMap): readonly XdsResource[] {
+  let l = lists.get(m);
+  if (!l) lists.set(m, (l = [...m.values()]));
+  return l;
+}
+
 export function snapshotOf(version: string, resources: Iterable<XdsResource>): Snapshot {
   const types = new Map<string, Map<string, XdsResource>>();
   for (const r of resources) {

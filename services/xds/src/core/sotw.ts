@@ -10,7 +10,7 @@
  * the removal of listeners or clusters goes last; nothing is sent when nothing changed.
  */
 import { WILDCARD_TYPES, type XdsResource } from '@shoal/proto';
-import { resourcesOf, type Snapshot } from './snapshot.js';
+import { listOf, pick, resourcesOf, type Snapshot } from './snapshot.js';
 import {
   Nonces,
   pushOrder,
@@ -41,6 +41,8 @@ interface Sent {
 interface Watch {
   wildcard: boolean;
   names: Set<string>;
+  /** The names as one string: streams asking for the same names share what they are sent. */
+  namesKey: string;
   sent: Sent | undefined;
   acked: boolean;
   /** What the client runs: the content of the last ACKed response. */
@@ -82,9 +84,11 @@ export class SotwStream {
       req.resourceNames.includes('*') ||
       (WILDCARD_TYPES.has(req.typeUrl) && req.resourceNames.length === 0);
     if (!w) {
+      const set = new Set(names);
       w = {
         wildcard,
-        names: new Set(names),
+        names: set,
+        namesKey: JSON.stringify([...set]),
         sent: undefined,
         acked: false,
         ackedContent: new Map(),
@@ -98,7 +102,10 @@ export class SotwStream {
         events.push(this.settle(req, w, w.sent));
       }
       w.wildcard = wildcard;
-      w.names = new Set(names);
+      if (!sameNames(w.names, names)) {
+        w.names = new Set(names);
+        w.namesKey = JSON.stringify([...w.names]);
+      }
     }
     const first = w.sent === undefined;
     const r = this.respond(req.typeUrl, w, now, first);
@@ -120,8 +127,11 @@ export class SotwStream {
         if (w.acked && w.nack === undefined) w.at = snapshot.version;
         continue;
       }
-      const removed = [...w.ackedContent.keys()].filter((n) => !desired.has(n));
-      if (fullSet(typeUrl, w) && removed.length > 0 && prev) {
+      const removed =
+        fullSet(typeUrl, w) && prev
+          ? [...w.ackedContent.keys()].filter((n) => !desired.has(n))
+          : [];
+      if (removed.length > 0) {
         // Keep the removed ones (as the client runs them) in this response and drop them after
         // the rest went out, so a route still naming an old cluster never points at nothing.
         const keep = new Map(desired);
@@ -203,34 +213,36 @@ export class SotwStream {
     return fullSet(typeUrl, w) || this.desired(typeUrl, w).size > 0;
   }
 
-  private desired(typeUrl: string, w: Watch): Map<string, XdsResource> {
+  private desired(typeUrl: string, w: Watch): ReadonlyMap<string, XdsResource> {
     const all = resourcesOf(this.snapshot, typeUrl);
-    if (w.wildcard) return new Map(all);
-    const out = new Map<string, XdsResource>();
-    for (const n of w.names) {
-      const r = all.get(n);
-      if (r) out.set(n, r);
-    }
-    return out;
+    // Snapshots are immutable: streams share these maps rather than copy them.
+    return w.wildcard ? all : pick(all, w.names, w.namesKey);
   }
 
   private send(
     typeUrl: string,
     w: Watch,
-    content: Map<string, XdsResource>,
+    content: ReadonlyMap<string, XdsResource>,
     now: number,
   ): SotwResponse {
     const version = this.snapshot!.version;
     const nonce = this.nonces.next();
     w.sent = { nonce, versionInfo: version, content, sentAt: now, upTo: version };
     w.acked = false;
-    return { typeUrl, versionInfo: version, nonce, resources: [...content.values()] };
+    return { typeUrl, versionInfo: version, nonce, resources: listOf(content) };
   }
 }
 
 /** Listener and Cluster responses carry every resource the client should have (absence = deletion). */
 function fullSet(typeUrl: string, _w: Watch): boolean {
   return WILDCARD_TYPES.has(typeUrl);
+}
+
+/** An ACK repeats the names of its type: nothing to rebuild then. */
+function sameNames(have: ReadonlySet<string>, names: readonly string[]): boolean {
+  if (names.length !== have.size) return false;
+  for (const n of names) if (!have.has(n)) return false;
+  return true;
 }
 
 function sameContent(

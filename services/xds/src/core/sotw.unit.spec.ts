@@ -150,4 +150,20 @@ describe('SotW stream', () => {
     assert.deepEqual(l?.resources, []);
     assert.deepEqual(s.onRequest(req(T.endpoint, { resourceNames: ['missing'] })).responses, []);
   });
+
+  it('gives streams that ask for the same names of a snapshot the same resource list', () => {
+    const v1 = snapshotOf('v1', svc([5, 5]));
+    const push = (names: string[]) => {
+      const s = new SotwStream(v1);
+      const [r] = s.onRequest(req(T.endpoint, { resourceNames: names })).responses;
+      return r!.resources;
+    };
+    const a = push(['c-a', 'c-b']);
+    assert.equal(push(['c-a', 'c-b']), a, 'one list, encoded once for both');
+    assert.notEqual(push(['c-a']), a);
+    assert.deepEqual(
+      push(['c-a']).map((r) => r.name),
+      ['c-a'],
+    );
+  });
 });

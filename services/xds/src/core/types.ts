@@ -56,12 +56,13 @@ export interface Step<R> {
 
 /** Types in make-before-break order; types Shoal does not know go last, by name. */
 export function pushOrder(types: Iterable<string>): string[] {
-  const rank = (t: string) => {
-    const i = PUSH_ORDER.indexOf(t as (typeof PUSH_ORDER)[number]);
-    return i < 0 ? PUSH_ORDER.length : i;
-  };
-  return [...types].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return [...types].sort(byPushOrder);
 }
+
+// Module-level so that ordering a stream's types on every push allocates nothing but the array.
+const RANK = new Map<string, number>(PUSH_ORDER.map((t, i) => [t, i]));
+const rank = (t: string) => RANK.get(t) ?? PUSH_ORDER.length;
+const byPushOrder = (a: string, b: string) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
 
 /** Nonces are unique per stream; a counter is enough and keeps the core deterministic. */
 export class Nonces {

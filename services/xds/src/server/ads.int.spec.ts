@@ -21,6 +21,7 @@ import {
 import { createTestCa, type TestCa } from '../testing/certs.js';
 import { bundle, weightedService } from '../testing/fixtures.js';
 import { TEST_TRUST_DOMAIN, startReplica, type Replica } from '../testing/harness.js';
+import { batchingStats } from './batching.js';
 
 const T = TypeUrls;
 const CLUSTER = 'east';
@@ -109,6 +110,7 @@ describe('ADS server over mutual TLS', () => {
       await sub(T.route, ['route-n1']);
       assert.deepEqual(await s.drain(200), [], 'nothing more after the ACKs');
 
+      const corked = batchingStats.corked;
       await publish(b, 'v2', 2, 'c-new');
       const pushed: SotwResponseMsg[] = [];
       for (let i = 0; i < 2; i++) pushed.push(await s.next());
@@ -116,6 +118,12 @@ describe('ADS server over mutual TLS', () => {
         pushed.map((r) => r.type_url),
         [T.cluster, T.route],
         'the new cluster before the route that uses it (endpoints and listener did not change)',
+      );
+      assert.ok(batchingStats.corked > corked, 'the push went out as one batch');
+      assert.equal(
+        batchingStats.uncorked,
+        0,
+        'in one HTTP/2 write (grpc-js internals as expected)',
       );
       assert.deepEqual(await s.drain(200), []);
       for (const r of pushed) {

@@ -2,15 +2,17 @@
  * The gRPC edge: envoy.service.discovery.v3.AggregatedDiscoveryService (SotW and Delta) on
  * @grpc/grpc-js. Each stream gets its identity (certificate, or the proxyless rules on the
  * plaintext listener), a protocol state machine from core/, and the node's snapshots from the
- * cache; this file only moves messages and maps errors to gRPC statuses.
+ * cache; this file only moves messages and maps errors to gRPC statuses. Responses are encoded
+ * by the shared ResponseEncoder (wire.ts) and the responses of one step leave in one write
+ * (batching.ts): a push to thousands of streams is mostly the same bytes.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Logger, Runner } from '@shoal/common';
-import { PROTO_INCLUDE_DIRS, type XdsResource } from '@shoal/proto';
+import { PROTO_INCLUDE_DIRS } from '@shoal/proto';
 import type { SnapshotCache } from '../cache.js';
-import { DeltaStream, type DeltaRequest } from '../core/delta.js';
-import { SotwStream, type SotwRequest } from '../core/sotw.js';
+import { DeltaStream } from '../core/delta.js';
+import { SotwStream } from '../core/sotw.js';
 import type { DeltaResponse, SotwResponse, Step } from '../core/types.js';
 import { NodeIdentityError } from '../errors.js';
 import { typeLabel, type XdsMetrics } from '../metrics.js';
@@ -22,6 +24,15 @@ import {
   type RequestNode,
   type StreamIdentity,
 } from './identity.js';
+import { ResponseBatch, batchingInterceptor } from './batching.js';
+import {
+  ResponseEncoder,
+  deltaRequest,
+  sotwRequest,
+  type Serialize,
+  type WireDeltaRequest,
+  type WireSotwRequest,
+} from './wire.js';
 
 export interface TlsFiles {
   readonly ca: Buffer;
@@ -43,33 +54,16 @@ export interface AdsServerOptions {
   readonly metrics?: XdsMetrics;
 }
 
-interface WireAny {
-  type_url: string;
-  value: Uint8Array;
+export interface AdsService {
+  /** The service with responses passed through as bytes (the ResponseEncoder writes them). */
+  readonly definition: grpc.ServiceDefinition;
+  readonly serializeSotw: Serialize;
+  readonly serializeDelta: Serialize;
 }
 
-interface WireSotwRequest {
-  version_info?: string;
-  node?: RequestNode | null;
-  resource_names?: string[];
-  type_url?: string;
-  response_nonce?: string;
-  error_detail?: { code?: number; message?: string } | null;
-}
+let adsService: AdsService | undefined;
 
-interface WireDeltaRequest {
-  node?: RequestNode | null;
-  type_url?: string;
-  resource_names_subscribe?: string[];
-  resource_names_unsubscribe?: string[];
-  initial_resource_versions?: Record<string, string>;
-  response_nonce?: string;
-  error_detail?: { code?: number; message?: string } | null;
-}
-
-let adsService: grpc.ServiceDefinition | undefined;
-
-function loadAdsService(): grpc.ServiceDefinition {
+export function loadAdsService(): AdsService {
   if (adsService) return adsService;
   const def = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
     keepCase: true,
@@ -88,7 +82,19 @@ function loadAdsService(): grpc.ServiceDefinition {
       };
     };
   };
-  adsService = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService.service;
+  const svc = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService.service;
+  const sotw = svc.StreamAggregatedResources!;
+  const delta = svc.DeltaAggregatedResources!;
+  const bytes = (b: Buffer) => b;
+  adsService = {
+    definition: {
+      ...svc,
+      StreamAggregatedResources: { ...sotw, responseSerialize: bytes },
+      DeltaAggregatedResources: { ...delta, responseSerialize: bytes },
+    },
+    serializeSotw: sotw.responseSerialize as Serialize,
+    serializeDelta: delta.responseSerialize as Serialize,
+  };
   return adsService;
 }
 
@@ -99,19 +105,28 @@ export class AdsServer implements Runner {
   private server: grpc.Server | undefined;
   private nextId = 0;
   private readonly closers = new Set<() => void>();
+  private readonly encoder: ResponseEncoder;
   readonly ports: { tls: number; plaintext: number | undefined } = {
     tls: 0,
     plaintext: undefined,
   };
 
-  constructor(private readonly opts: AdsServerOptions) {}
+  constructor(private readonly opts: AdsServerOptions) {
+    const { serializeSotw, serializeDelta } = loadAdsService();
+    this.encoder = new ResponseEncoder({
+      serializeSotw,
+      serializeDelta,
+      controlPlane: `shoal-xds/${opts.replica}`,
+    });
+  }
 
   async start(): Promise<void> {
     const server = new grpc.Server({
       'grpc.max_concurrent_streams': 1 << 20,
       'grpc.keepalive_permit_without_calls': 1,
+      interceptors: [batchingInterceptor],
     });
-    server.addService(loadAdsService(), {
+    server.addService(loadAdsService().definition, {
       StreamAggregatedResources: (call: Duplex) => this.stream(call, 'sotw'),
       DeltaAggregatedResources: (call: Duplex) => this.stream(call, 'delta'),
     });
@@ -176,9 +191,12 @@ export class AdsServer implements Runner {
     let closed = false;
     const write = (step: Step<SotwResponse | DeltaResponse>) => {
       if (closed) return;
-      for (const r of step.responses) {
-        this.opts.metrics?.pushes.inc({ type: typeLabel(r.typeUrl) });
-        call.write('versionInfo' in r ? sotwWire(r, this.opts.replica) : deltaWire(r));
+      if (step.responses.length > 0) {
+        const out = step.responses.map((r) => {
+          this.opts.metrics?.pushes.inc({ type: typeLabel(r.typeUrl) });
+          return 'versionInfo' in r ? this.encoder.sotw(r) : this.encoder.delta(r);
+        });
+        call.write(out.length === 1 ? out[0] : new ResponseBatch(out));
       }
       if (step.events.length > 0) this.opts.nodes.onEvents(id, step.events);
     };
@@ -243,49 +261,6 @@ export class AdsServer implements Runner {
     call.on('cancelled', cleanup);
     call.on('close', cleanup);
   }
-}
-
-function sotwRequest(w: WireSotwRequest): SotwRequest {
-  return {
-    typeUrl: w.type_url ?? '',
-    versionInfo: w.version_info ?? '',
-    responseNonce: w.response_nonce ?? '',
-    resourceNames: w.resource_names ?? [],
-    errorDetail: w.error_detail ?? undefined,
-  };
-}
-
-function deltaRequest(w: WireDeltaRequest): DeltaRequest {
-  return {
-    typeUrl: w.type_url ?? '',
-    responseNonce: w.response_nonce ?? '',
-    resourceNamesSubscribe: w.resource_names_subscribe ?? [],
-    resourceNamesUnsubscribe: w.resource_names_unsubscribe ?? [],
-    initialResourceVersions: w.initial_resource_versions ?? {},
-    errorDetail: w.error_detail ?? undefined,
-  };
-}
-
-const any = (r: XdsResource): WireAny => ({ type_url: r.typeUrl, value: r.value });
-
-function sotwWire(r: SotwResponse, replica: string) {
-  return {
-    version_info: r.versionInfo,
-    resources: r.resources.map(any),
-    type_url: r.typeUrl,
-    nonce: r.nonce,
-    control_plane: { identifier: `shoal-xds/${replica}` },
-  };
-}
-
-function deltaWire(r: DeltaResponse) {
-  return {
-    system_version_info: r.systemVersionInfo,
-    resources: r.resources.map((x) => ({ name: x.name, version: x.version, resource: any(x) })),
-    type_url: r.typeUrl,
-    removed_resources: r.removedResources,
-    nonce: r.nonce,
-  };
 }
 
 function bind(
