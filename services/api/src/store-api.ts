@@ -1,11 +1,5 @@
 import type pg from 'pg';
-import {
-  type EventEnvelope,
-  type EventStore,
-  newEventId,
-  resourceStream,
-  verify,
-} from '@shoal/db';
+import { type EventEnvelope, type EventStore, newEventId, resourceStream, verify } from '@shoal/db';
 import { isNamespaced, validateObject } from '@shoal/model';
 import { stateAt, type StateAtTarget } from '@shoal/projector';
 import type { Principal } from './auth.js';
