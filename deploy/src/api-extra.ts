@@ -15,8 +15,6 @@ import {
 import { messageType } from '@shoal/proto';
 import type { ControlPlaneHandles } from './control-plane.js';
 
-const SCOPE = 'fleet';
-
 function toStatus(p: RolloutProgress) {
   const byWave = new Map<number, string[]>();
   for (const c of p.clusters) byWave.set(c.wave, [...(byWave.get(c.wave) ?? []), c.name]);
@@ -49,7 +47,7 @@ export function rolloutHandlers(h: () => ControlPlaneHandles): Record<string, Ha
     try {
       const t = h().temporal;
       return await t.connection.withDeadline(Date.now() + 5000, () =>
-        rolloutCommands.progress(rolloutHandle(t, id)),
+        rolloutCommands.progress(rolloutHandle(t, id, h().controller.rolloutScope)),
       );
     } catch (err) {
       throw new NotFoundError(`no rollout ${id}: ${(err as Error).message}`);
@@ -64,7 +62,7 @@ export function rolloutHandlers(h: () => ControlPlaneHandles): Record<string, Ha
           'no compiled config version yet: apply some configuration first',
         ]);
       const rolloutId = `rollout-${version}-${Date.now().toString(36)}`;
-      await submitVersion(h().temporal, SCOPE, {
+      await submitVersion(h().temporal, h().controller.rolloutScope, {
         rolloutId,
         policy: h().controller.currentPolicy(),
         targetVersion: version,
@@ -93,7 +91,9 @@ export function rolloutHandlers(h: () => ControlPlaneHandles): Record<string, Ha
     async ListRollouts() {
       const t = h().temporal;
       const scope = await t.connection
-        .withDeadline(Date.now() + 5000, () => rolloutCommands.scope(t, SCOPE))
+        .withDeadline(Date.now() + 5000, () =>
+          rolloutCommands.scope(t, h().controller.rolloutScope),
+        )
         .catch(() => undefined);
       if (!scope) return { rollouts: [] };
       // The last 20 finished and the running one, queried in parallel (each is one workflow query).
@@ -135,7 +135,7 @@ export function rolloutHandlers(h: () => ControlPlaneHandles): Record<string, Ha
       return { rollouts: rollouts.reverse() };
     },
     async ControlRollout(req, caller) {
-      const handle = rolloutHandle(h().temporal, String(req.id));
+      const handle = rolloutHandle(h().temporal, String(req.id), h().controller.rolloutScope);
       const action = String(req.action);
       const reason = String(req.reason ?? '');
       let p: RolloutProgress;

@@ -91,7 +91,9 @@ describe(
         if (latest && latest.rolloutId !== previousRollout && latest.position >= position) {
           const p = await h.temporal.connection
             .withDeadline(Date.now() + 3000, () =>
-              rolloutCommands.progress(rolloutHandle(h.temporal, latest.rolloutId)),
+              rolloutCommands.progress(
+                rolloutHandle(h.temporal, latest.rolloutId, h.controller.rolloutScope),
+              ),
             )
             .catch(() => undefined);
           if (
@@ -245,7 +247,7 @@ describe(
         if (!id) continue;
         const p = await h.temporal.connection
           .withDeadline(Date.now() + 3000, () =>
-            rolloutCommands.progress(rolloutHandle(h.temporal, id)),
+            rolloutCommands.progress(rolloutHandle(h.temporal, id, h.controller.rolloutScope)),
           )
           .catch(() => undefined);
         if (p && p.state !== 'rolling-back') bad = { id, progress: p };

@@ -214,7 +214,9 @@ export function demoFleet(opts: DemoOptions): DemoFleet {
       const latest = h.controller.latest;
       if (latest) {
         const scope = await h.temporal.connection
-          .withDeadline(Date.now() + 3000, () => rolloutCommands.scope(h.temporal, 'fleet'))
+          .withDeadline(Date.now() + 3000, () =>
+            rolloutCommands.scope(h.temporal, h.controller.rolloutScope),
+          )
           .catch((err: Error) => {
             log.debug({ err: err.message }, 'rollout scope not available yet');
             return undefined;

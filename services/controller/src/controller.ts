@@ -6,6 +6,8 @@ import { Subjects, type Logger, type Runner } from '@shoal/common';
 import {
   START,
   EventStore,
+  fleetIdentity,
+  fleetRolloutScope,
   newEventId,
   subscribe,
   type RecordedEvent,
@@ -37,6 +39,11 @@ export interface ControllerOptions {
   /** Rollouts through Temporal; without it every new version is assigned at once. */
   readonly temporal?: Client;
   readonly taskQueue?: string;
+  /**
+   * The Temporal rollout scope this fleet submits to. Default: named after the store's fleet
+   * identity (`fleetRolloutScope`), so fleets sharing a Temporal namespace stay apart.
+   */
+  readonly rolloutScope?: string;
   /** Coalesce bursts of events into one compile. */
   readonly debounceMs?: number;
   /** A cluster whose agent was silent this long is offline (for the offline-edge rule). */
@@ -70,6 +77,8 @@ export interface Controller extends Runner, FleetDirectory {
   workloadsOn(node: { cluster: string; node: string }): Promise<readonly ScheduledWorkloadRef[]>;
   /** The newest fleet version compiled and published (undefined before the first). */
   readonly latest: CompiledVersion | undefined;
+  /** The Temporal rollout scope of this fleet (known once started). */
+  readonly rolloutScope: string;
   /** Resolves once the state up to `position` has been compiled. */
   caughtUp(position: number, timeoutMs?: number): Promise<CompiledVersion | undefined>;
   lastFleet(): FleetConfig | undefined;
@@ -98,6 +107,7 @@ export function createController(opts: ControllerOptions): Controller {
   let placed = new Map<string, PlacedResource>();
   let sub: Subscription | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let rolloutScope = opts.rolloutScope ?? '';
   let position = 0;
   let compiledAt = 0;
   let latest: CompiledVersion | undefined;
@@ -227,7 +237,7 @@ export function createController(opts: ControllerOptions): Controller {
     if (opts.temporal) {
       await submitVersion(
         opts.temporal,
-        'fleet',
+        rolloutScope,
         { rolloutId, policy: p, targetVersion: version },
         opts.taskQueue,
       );
@@ -326,11 +336,16 @@ export function createController(opts: ControllerOptions): Controller {
     get latest() {
       return latest;
     },
+    get rolloutScope() {
+      if (!rolloutScope) throw new Error('the controller has not started: no rollout scope yet');
+      return rolloutScope;
+    },
     lastFleet: () => fleet,
     currentPolicy: () => policy(),
     previewNodes: (changes) =>
       nodeChanges(fleet, previewFleet(rows.values(), changes, { trustDomain: opts.trustDomain })),
     async start() {
+      rolloutScope ||= fleetRolloutScope(await fleetIdentity(pool));
       sub = subscribe(store, {
         from: START,
         logger: log,

@@ -9,6 +9,7 @@ import {
   pauseUpdate,
   progressQuery,
   resumeUpdate,
+  rolloutWorkflowId,
   scopeQuery,
   scopeWorkflowId,
   submitSignal,
@@ -57,8 +58,12 @@ export async function submitVersion(
   );
 }
 
-export function rolloutHandle(client: Client, rolloutId: string): RolloutHandle {
-  return client.workflow.getHandle(rolloutId);
+/**
+ * A rollout's workflow: pass the scope for rollouts submitted to a scope (`submitVersion`), whose
+ * workflow id is `<scope>/<rollout id>`; leave it out for one started with `startRollout`.
+ */
+export function rolloutHandle(client: Client, rolloutId: string, scope?: string): RolloutHandle {
+  return client.workflow.getHandle(scope ? rolloutWorkflowId(scope, rolloutId) : rolloutId);
 }
 
 export const rolloutCommands = {

@@ -171,5 +171,15 @@ export const submitSignal = defineSignal<[Submission]>('submit');
 export const scopeQuery = defineQuery<ScopeState>('scope');
 
 export const scopeWorkflowId = (scope: string): string => `rollout-scope/${scope}`;
+/**
+ * The workflow id of a rollout its scope started: `<scope>/<rollout id>`. Rollout ids are made
+ * from the config version and the store position, so two fleets with the same configuration
+ * (two test runs, staging and production) make the same ids; the scope, named after the fleet's
+ * identity, keeps their workflows apart in a shared Temporal namespace.
+ */
+export const rolloutWorkflowId = (scope: string, rolloutId: string): string =>
+  `${scope}/${rolloutId}`;
+/** Patch id (Temporal `patched`) of the change that put the scope in child workflow ids. */
+export const SCOPED_WORKFLOW_IDS = 'scoped-workflow-ids';
 export const edgeCatchUpWorkflowId = (rolloutId: string, cluster: string): string =>
   `${rolloutId}/edge/${cluster}`;

@@ -305,7 +305,7 @@ describe('rollout workflow (real Temporal, real NATS, simulated nodes)', () => {
       { rolloutId: `r-${h.id}-v2`, policy: slow, targetVersion: 'v2', tuning: TUNING },
       h.taskQueue,
     );
-    const v2 = rolloutHandle(h.client, `r-${h.id}-v2`);
+    const v2 = rolloutHandle(h.client, `r-${h.id}-v2`, scope);
     await until('v2 to bake on the canary', async () => {
       try {
         return (await rolloutCommands.progress(v2)).state === 'baking';
@@ -323,7 +323,7 @@ describe('rollout workflow (real Temporal, real NATS, simulated nodes)', () => {
     const r2 = await v2.result();
     assert.equal(r2.status, 'superseded');
     assert.deepEqual(r2.lastGood, { 'c-a': 'v1' });
-    const v3 = rolloutHandle(h.client, `r-${h.id}-v3`);
+    const v3 = rolloutHandle(h.client, `r-${h.id}-v3`, scope);
     await until('v3 to start', () =>
       v3.describe().then(
         () => true,
@@ -341,8 +341,45 @@ describe('rollout workflow (real Temporal, real NATS, simulated nodes)', () => {
     ]);
     const e2 = (await h.events(`r-${h.id}-v2`)).map((e) => e.type);
     assert.ok(e2.includes('RolloutSuperseded') && !e2.includes('RolloutRolledBack'));
-    await recordHistory(h.client, `r-${h.id}-v2`, 'superseded');
-    await recordHistory(h.client, scopeWorkflowId(scope), 'scope');
+    await recordHistory(h.client, v2.workflowId, 'superseded');
+    // scope.history.json is from before scoped child ids (the unpatched branch); this one has them.
+    await recordHistory(h.client, scopeWorkflowId(scope), 'scope-scoped-ids');
+  });
+
+  it('two fleets sharing a Temporal namespace submit the same rollout id: each scope runs its own rollout on its own fleet', async () => {
+    // Rollout ids come from the config version and the store position, so two fleets with the
+    // same configuration make the same id. Before scoped workflow ids the second child workflow
+    // was refused as a duplicate (or, while the first ran, never started).
+    const [a, b] = [await harness(), await harness()];
+    const rolloutId = `r-shared-${a.id}`;
+    const submit = (h: Harness, scope: string, version: string) =>
+      submitVersion(
+        h.client,
+        scope,
+        { rolloutId, policy: POLICY, targetVersion: version, tuning: TUNING },
+        h.taskQueue,
+      );
+    await submit(a, `fleet-a-${a.id}`, 'v2');
+    await submit(b, `fleet-b-${b.id}`, 'v3');
+    const ha = rolloutHandle(a.client, rolloutId, `fleet-a-${a.id}`);
+    const hb = rolloutHandle(b.client, rolloutId, `fleet-b-${b.id}`);
+    assert.notEqual(ha.workflowId, hb.workflowId);
+    await until('both rollouts to start', async () => {
+      const started = await Promise.all(
+        [ha, hb].map((x) =>
+          x.describe().then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
+      return started.every(Boolean);
+    });
+    const [ra, rb] = await Promise.all([ha.result(), hb.result()]);
+    assert.equal(ra.status, 'completed');
+    assert.equal(rb.status, 'completed');
+    assert.deepEqual(a.fleet.notOn('v2'), [], 'fleet a is on its own version');
+    assert.deepEqual(b.fleet.notOn('v3'), [], 'fleet b is on its own version');
   });
 
   it('a compensation that keeps failing is retried, counted, recorded and fails the workflow (never swallowed)', async () => {

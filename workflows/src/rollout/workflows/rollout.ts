@@ -1,5 +1,6 @@
 /**
- * rolloutWorkflow: one per rollout, workflowId = rollout id. Waves run in order; each batch is
+ * rolloutWorkflow: one per rollout, workflowId = `<scope>/<rollout id>` (or the bare rollout id
+ * when started directly). Waves run in order; each batch is
  * assigned, then waits until every connected node ACKs; each wave bakes, then passes the health
  * gate. Any NACK, missed deadline, failed gate or abort rolls every touched cluster back, newest
  * first (compensation.ts). Long fleets continue as new at a batch boundary, carrying plan,
@@ -138,7 +139,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       });
       const previousVersion = batch.find((x) => x.name === site)!.previousVersion;
       await startChild(edgeCatchUpWorkflow, {
-        workflowId: edgeCatchUpWorkflowId(rolloutId, site),
+        // Named after this workflow's id, which carries the scope. Deterministic for histories
+        // from before scoped ids too: their workflow id was the rollout id.
+        workflowId: edgeCatchUpWorkflowId(workflowInfo().workflowId, site),
         parentClosePolicy: ParentClosePolicy.ABANDON,
         args: [
           {

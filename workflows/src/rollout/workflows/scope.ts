@@ -1,6 +1,6 @@
 /**
  * rolloutScopeWorkflow: one per scope (workflowId `rollout-scope/<scope>`), fed by signal-with-
- * start. It runs one rollout at a time, as a child workflow whose id is the rollout id.
+ * start. It runs one rollout at a time, as a child workflow with id `<scope>/<rollout id>`.
  *
  * Supersede rule: when a newer version is submitted while a rollout runs, the running rollout is
  * stopped at once WITHOUT rollback (its clusters are about to get the newer version anyway), and
@@ -13,11 +13,14 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  SCOPED_WORKFLOW_IDS,
+  rolloutWorkflowId,
   scopeQuery,
   submitSignal,
   supersedeSignal,
@@ -72,7 +75,10 @@ export async function rolloutScopeWorkflow(input: ScopeInput): Promise<void> {
     }
     state.running = next.rolloutId;
     const child = await startChild(rolloutWorkflow, {
-      workflowId: next.rolloutId,
+      // Histories from before the patch started children under the bare rollout id.
+      workflowId: patched(SCOPED_WORKFLOW_IDS)
+        ? rolloutWorkflowId(input.scope, next.rolloutId)
+        : next.rolloutId,
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       args: [
         {
