@@ -1,7 +1,15 @@
 import type pg from 'pg';
-import { GENESIS_HASH, canonicalJson, sha256Hex, type JsonObject } from './canonical.js';
+import {
+  PreparedAppend,
+  appendInTransaction,
+  retryUnderLock,
+  type PreparedRequest,
+} from './append.js';
+import type { JsonObject } from './canonical.js';
 import type { EventMetadata } from './envelope.js';
-import { ConcurrencyConflictError, EventIdConflictError, type ExpectedVersion } from './errors.js';
+import type { ExpectedVersion } from './errors.js';
+
+export { hashEvent } from './append.js';
 
 /** An event to append (the envelope without its stream, which the append names). */
 export interface NewEvent {
@@ -71,38 +79,6 @@ export type HashedFields = Pick<
   'id' | 'stream' | 'streamVersion' | 'type' | 'data' | 'metadata' | 'schemaVersion' | 'recordedAt'
 >;
 
-/**
- * Hash of one event, chained to the previous event of the same stream:
- * sha256(prevHash ‖ "\n" ‖ canonicalJson({data, id, metadata, recordedAt, schemaVersion, stream,
- * type, version})). `canonical` lets the append path pass data and metadata it has already
- * encoded; the text is the same as encoding the whole object (keys above are in sorted order).
- */
-export function hashEvent(
-  prevHash: string,
-  e: HashedFields,
-  canonical?: { data: string; metadata: string },
-): string {
-  const data = canonical?.data ?? canonicalJson(e.data);
-  const metadata = canonical?.metadata ?? canonicalJson(e.metadata);
-  return sha256Hex(
-    `${prevHash}\n{"data":${data},"id":${JSON.stringify(e.id)},"metadata":${metadata},` +
-      `"recordedAt":${JSON.stringify(e.recordedAt.toISOString())},"schemaVersion":${canonicalJson(e.schemaVersion)},` +
-      `"stream":${JSON.stringify(e.stream)},"type":${JSON.stringify(e.type)},"version":${canonicalJson(e.streamVersion)}}`,
-  );
-}
-
-/** What must be equal for a repeated event id to count as the same event. */
-function content(
-  stream: string,
-  e: NewEvent,
-  canonical?: { data: string; metadata: string },
-): string {
-  return (
-    `${JSON.stringify(stream)}\n${JSON.stringify(e.type)}\n${e.schemaVersion}\n` +
-    `${canonical?.data ?? canonicalJson(e.data)}\n${canonical?.metadata ?? canonicalJson(e.metadata)}`
-  );
-}
-
 // NB: the text alias below shadows the column in ORDER BY; queries order by the qualified
 // `events.transaction_id` so rows sort as xid8, not as text ('1000' < '999').
 const COLUMNS = `position, stream, stream_version, event_id, type, data, metadata, schema_version,
@@ -168,27 +144,53 @@ export class EventStore {
 
   /**
    * Append several requests in ONE transaction (ingest's batch). On a conflict nothing is
-   * written and the typed error says which stream or event id.
+   * written and the typed error says which stream or event id. `requests` may be a
+   * PreparedAppend, encoded and hash-chained ahead of the transaction (see append.ts).
    * `client`: run on this connection (ingest passes its leader connection, which is its fence).
    */
   async appendMany(
-    requests: readonly AppendRequest[],
+    requests: readonly (AppendRequest | PreparedRequest)[] | PreparedAppend,
     opts: { client?: pg.ClientBase; beforeCommit?: () => Promise<void> } = {},
   ): Promise<AppendResult[]> {
+    const batch = requests instanceof PreparedAppend ? requests : new PreparedAppend(requests);
+    const heads = batch.heads;
     const client = opts.client;
     const c = client ?? (await this.pool.connect());
-    try {
+    const attempt = async (trustHeads: boolean, inTransaction: boolean) => {
+      if (!inTransaction) return appendInTransaction(c, batch, { trustHeads });
       await c.query('begin');
       try {
-        const results = await appendInTransaction(c, requests, new Date());
+        const appended = await appendInTransaction(c, batch, { trustHeads });
         // Tests delay commits here to prove readers never skip a late commit.
         await opts.beforeCommit?.();
         await c.query('commit');
-        return results;
+        return appended;
       } catch (err) {
         await c.query('rollback').catch(() => undefined);
         throw err;
       }
+    };
+    try {
+      let appended;
+      if (heads === undefined) {
+        appended = await attempt(false, true);
+      } else {
+        // Hashed ahead onto heads it only assumed, the batch is first written trusting them:
+        // one statement when everything was hashed ahead (no lock or lookup round trips). If
+        // they were not the real heads nothing was written; it is appended again under lock.
+        try {
+          appended = await attempt(true, !batch.oneStatement || opts.beforeCommit !== undefined);
+        } catch (err) {
+          heads.forget();
+          if (!retryUnderLock(err)) throw err;
+          appended = await attempt(false, true);
+        }
+        if (appended.heads) heads.committed(batch, appended.heads);
+      }
+      return appended.results;
+    } catch (err) {
+      heads?.forget();
+      throw err;
     } finally {
       if (!client) (c as pg.PoolClient).release();
     }
@@ -300,202 +302,4 @@ export class EventStore {
     const row = res.rows[0];
     return row ? { transactionId: row.transaction_id, position } : undefined;
   }
-}
-
-interface Pending {
-  stream: string;
-  event: NewEvent;
-  canonical: { data: string; metadata: string };
-  content: string;
-  /** Where the position comes from: an existing row, or the insert (index into `inserts`). */
-  position?: number;
-  insertIndex?: number;
-  sameAs?: Pending;
-}
-
-async function appendInTransaction(
-  c: Queryable,
-  requests: readonly AppendRequest[],
-  now: Date,
-): Promise<AppendResult[]> {
-  const ids = requests.flatMap((r) => r.events.map((e) => e.id));
-  const existing = new Map<string, { position: number; content: string; stream: string }>();
-  if (ids.length > 0) {
-    const res = await c.query<EventRow>(
-      `select ${COLUMNS} from events where event_id = any($1::uuid[])`,
-      [ids],
-    );
-    for (const r of res.rows) {
-      const e = toRecorded(r);
-      existing.set(e.id, { position: e.position, content: content(e.stream, e), stream: e.stream });
-    }
-  }
-
-  // Classify every event: stored before, repeated within this batch, or new.
-  const seen = new Map<string, Pending>();
-  const perRequest: Pending[][] = [];
-  const newStreams = new Set<string>();
-  for (const req of requests) {
-    const list: Pending[] = [];
-    for (const event of req.events) {
-      const canonical = {
-        data: canonicalJson(event.data),
-        metadata: canonicalJson(event.metadata),
-      };
-      const p: Pending = {
-        stream: req.stream,
-        event,
-        canonical,
-        content: content(req.stream, event, canonical),
-      };
-      const old = existing.get(event.id);
-      const twin = seen.get(event.id);
-      if (old) {
-        if (old.content !== p.content)
-          throw new EventIdConflictError(event.id, old.position, old.stream);
-        p.position = old.position;
-      } else if (twin) {
-        if (twin.content !== p.content)
-          throw new EventIdConflictError(event.id, undefined, twin.stream);
-        p.sameAs = twin;
-      } else {
-        seen.set(event.id, p);
-        newStreams.add(req.stream);
-      }
-      list.push(p);
-    }
-    perRequest.push(list);
-  }
-
-  // Lock the streams that get new events, in a fixed order so concurrent appenders can't deadlock.
-  const streamNames = [...newStreams].sort();
-  const heads = new Map<string, { version: number; hash: string }>();
-  if (streamNames.length > 0) {
-    await c.query(
-      `insert into streams (stream, version, last_hash)
-       select s, 0, $2 from unnest($1::text[]) as s order by s on conflict (stream) do nothing`,
-      [streamNames, GENESIS_HASH],
-    );
-    const res = await c.query<{ stream: string; version: string; last_hash: string }>(
-      `select stream, version, last_hash from streams where stream = any($1::text[])
-       order by stream for update`,
-      [streamNames],
-    );
-    for (const r of res.rows)
-      heads.set(r.stream, { version: Number(r.version), hash: r.last_hash });
-  }
-  // Stream versions before any event of this batch, for the expected-version check of requests.
-  const currentVersion = async (stream: string): Promise<number> => {
-    const h = heads.get(stream);
-    if (h) return h.version;
-    const res = await c.query<{ version: string }>(
-      'select version from streams where stream = $1',
-      [stream],
-    );
-    return Number(res.rows[0]?.version ?? 0);
-  };
-
-  const rows = {
-    stream: [] as string[],
-    version: [] as number[],
-    id: [] as string[],
-    type: [] as string[],
-    data: [] as string[],
-    metadata: [] as string[],
-    schemaVersion: [] as number[],
-    hash: [] as string[],
-    prevHash: [] as string[],
-  };
-  const versionAfter: number[] = [];
-  for (const [i, req] of requests.entries()) {
-    const list = perRequest[i]!;
-    const fresh = list.filter((p) => p.position === undefined && p.sameAs === undefined);
-    const expected = req.expectedVersion ?? 'any';
-    // A request whose events were all stored before is a retry of a success: no version check.
-    if (fresh.length === 0) {
-      versionAfter.push(await currentVersion(req.stream));
-      continue;
-    }
-    const actual = await currentVersion(req.stream);
-    if (
-      (expected === 'no-stream' && actual !== 0) ||
-      (typeof expected === 'number' && expected !== actual)
-    ) {
-      throw new ConcurrencyConflictError(req.stream, expected, actual);
-    }
-    const head = heads.get(req.stream)!;
-    for (const p of fresh) {
-      const version = head.version + 1;
-      const hash = hashEvent(
-        head.hash,
-        { ...p.event, stream: req.stream, streamVersion: version, recordedAt: now },
-        p.canonical,
-      );
-      p.insertIndex = rows.id.length;
-      rows.stream.push(req.stream);
-      rows.version.push(version);
-      rows.id.push(p.event.id);
-      rows.type.push(p.event.type);
-      rows.data.push(p.canonical.data);
-      rows.metadata.push(p.canonical.metadata);
-      rows.schemaVersion.push(p.event.schemaVersion);
-      rows.hash.push(hash);
-      rows.prevHash.push(head.hash);
-      head.version = version;
-      head.hash = hash;
-    }
-    versionAfter.push(head.version);
-  }
-
-  const inserted: number[] = [];
-  if (rows.id.length > 0) {
-    // Positions come from the sequence in the order of `ord`, so within a stream position
-    // order is version order.
-    const res = await c.query<{ position: string }>(
-      `insert into events (stream, stream_version, event_id, type, data, metadata,
-                           schema_version, recorded_at, hash, prev_hash)
-       select stream, version, id, type, data::jsonb, metadata::jsonb, sv, $10, hash, prev
-       from unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], $6::text[],
-                   $7::int[], $8::text[], $9::text[])
-            with ordinality as u(stream, version, id, type, data, metadata, sv, hash, prev, ord)
-       order by ord
-       returning position`,
-      [
-        rows.stream,
-        rows.version,
-        rows.id,
-        rows.type,
-        rows.data,
-        rows.metadata,
-        rows.schemaVersion,
-        rows.hash,
-        rows.prevHash,
-        now,
-      ],
-    );
-    // RETURNING follows insertion order.
-    for (const r of res.rows) inserted.push(Number(r.position));
-    await c.query(
-      `update streams s set version = u.version, last_hash = u.hash, updated_at = now()
-       from unnest($1::text[], $2::bigint[], $3::text[]) as u(stream, version, hash)
-       where s.stream = u.stream`,
-      [
-        [...heads.keys()],
-        [...heads.values()].map((h) => h.version),
-        [...heads.values()].map((h) => h.hash),
-      ],
-    );
-  }
-
-  const positionOf = (p: Pending): number =>
-    p.position ?? (p.sameAs ? positionOf(p.sameAs) : inserted[p.insertIndex!]!);
-  return requests.map((req, i) => {
-    const list = perRequest[i]!;
-    return {
-      stream: req.stream,
-      positions: list.map(positionOf),
-      version: versionAfter[i]!,
-      appended: list.filter((p) => p.insertIndex !== undefined).length,
-    };
-  });
 }

@@ -1,3 +1,10 @@
+export {
+  PreparedAppend,
+  PreparedRequest,
+  StreamHeads,
+  encodeEvent,
+  type EncodedEvent,
+} from './append.js';
 export * from './canonical.js';
 export * from './envelope.js';
 export * from './errors.js';

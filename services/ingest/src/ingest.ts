@@ -12,9 +12,12 @@ import { Streams, Subjects, type Logger, type Runner } from '@shoal/common';
 import {
   EventIdConflictError,
   EventStore,
+  PreparedAppend,
+  PreparedRequest,
+  StreamHeads,
+  encodeEvent,
   migrateDatabase,
   seal,
-  type EventEnvelope,
 } from '@shoal/db';
 import type { IngestConfig } from './config.js';
 import { DeadLetterError, LeadershipLostError } from './errors.js';
@@ -124,50 +127,69 @@ export function createIngest(cfg: IngestConfig, deps: IngestDeps): Ingest {
     log.warn({ reason, detail, subject: m.subject, seq: m.seq }, 'event dead-lettered');
   }
 
-  async function processBatch(js: JetStreamClient, leader: pg.Client, msgs: JsMsg[]) {
+  /** A batch taken from the queue, validated and encoded, waiting for its turn to commit. */
+  interface Batch {
+    /** The batch's last delivery: acknowledging it acknowledges the batch. */
+    readonly last: JsMsg;
+    readonly size: number;
+    /** The deliveries appended, in the order of `requests` (one event each). */
+    readonly good: { m: JsMsg; id: string }[];
+    /** Emptied once they are `append`. */
+    readonly requests: PreparedRequest[];
+    /** The requests hash-chained (PreparedAppend), once the heads they follow are expected. */
+    append?: PreparedAppend;
+    readonly t0: number;
+  }
+
+  /**
+   * Validate and encode a batch (CPU only, no store access), dead-lettering what cannot be
+   * appended. Runs while the previous batch commits.
+   */
+  async function prepare(js: JetStreamClient, msgs: JsMsg[]): Promise<Batch> {
     const t0 = performance.now();
-    let good: { m: JsMsg; e: EventEnvelope }[] = [];
-    for (const m of msgs) {
+    const good: Batch['good'] = [];
+    const requests: PreparedRequest[] = [];
+    for (let k = 0; k < msgs.length; k++) {
+      // Let the commit in flight read its replies: its round trips wait on this loop otherwise.
+      if (k % 50 === 49) await new Promise((resolve) => setImmediate(resolve));
+      const m = msgs[k]!;
       const msgId = m.headers?.get('Nats-Msg-Id') || undefined;
       const checked = checkMessage({ subject: m.subject, data: m.data, msgId }, cfg);
-      if (checked.ok) good.push({ m, e: checked.envelope });
-      else await deadLetter(js, m, checked.reason, checked.detail);
+      if (!checked.ok) {
+        await deadLetter(js, m, checked.reason, checked.detail);
+        continue;
+      }
+      // Only the encoded text is kept: the parsed objects can go before the batch commits.
+      const e = checked.envelope;
+      good.push({ m, id: e.id });
+      requests.push(new PreparedRequest(e.stream, [encodeEvent(e)]));
     }
-    while (good.length > 0) {
+    return { last: msgs.at(-1)!, size: msgs.length, good, requests, t0 };
+  }
+
+  /** Append a prepared batch in one transaction on the leader session, then acknowledge it. */
+  async function commit(js: JetStreamClient, leader: pg.Client, batch: Batch) {
+    while (batch.good.length > 0) {
       try {
-        const results = await store.appendMany(
-          good.map(({ e }) => ({
-            stream: e.stream,
-            events: [
-              {
-                id: e.id,
-                type: e.type,
-                data: e.data,
-                metadata: e.metadata,
-                schemaVersion: e.schemaVersion,
-              },
-            ],
-          })),
-          { client: leader },
-        );
+        const results = await store.appendMany(batch.append!, { client: leader });
         const appended = results.reduce((n, r) => n + r.appended, 0);
         metrics.events.inc({ result: 'appended' }, appended);
-        metrics.events.inc({ result: 'repeat' }, good.length - appended);
+        metrics.events.inc({ result: 'repeat' }, batch.good.length - appended);
         break;
       } catch (err) {
         if (!(err instanceof EventIdConflictError)) throw err;
         // Keep the first event with this id (stored, or first in the batch); drop the last copy.
-        const i = good.findLastIndex(({ e }) => e.id === err.eventId);
-        const [bad] = good.splice(i, 1);
+        const i = batch.good.findLastIndex((g) => g.id === err.eventId);
+        const [bad] = batch.good.splice(i, 1);
+        batch.append = batch.append!.without(i);
         await deadLetter(js, bad!.m, 'event-id-conflict', err.message);
-        good = [...good];
       }
     }
     // The consumer acks cumulatively (AckPolicy.All): acking the last delivery of the batch
     // acknowledges the whole batch, dead-lettered ones included, with one message.
-    msgs.at(-1)?.ack();
-    metrics.batchSize.observe(msgs.length);
-    metrics.batchSeconds.observe((performance.now() - t0) / 1000);
+    batch.last.ack();
+    metrics.batchSize.observe(batch.size);
+    metrics.batchSeconds.observe((performance.now() - batch.t0) / 1000);
   }
 
   async function lead(leader: pg.Client): Promise<void> {
@@ -204,46 +226,81 @@ export function createIngest(cfg: IngestConfig, deps: IngestDeps): Ingest {
       iter = await consumer.consume({ max_messages: cfg.batchSize, expires: cfg.pullExpires });
       // A pump moves deliveries into a queue; the loop below appends whatever has arrived (up
       // to a batch) in one transaction. Big batches under load, no waiting when it is quiet.
+      // Batches commit one at a time, in delivery order, each acknowledged after its commit;
+      // while one commits, the next is validated and encoded, so the CPU work of ingest
+      // overlaps the database's.
       const queue: JsMsg[] = [];
-      let signal: (() => void) | undefined;
+      let waiters: (() => void)[] = [];
       let pumpDone = false;
       const poke = () => {
-        const s = signal;
-        signal = undefined;
-        s?.();
+        const w = waiters;
+        waiters = [];
+        for (const wake of w) wake();
       };
-      const wait = () => new Promise<void>((resolve) => (signal = resolve));
+      const wait = () => new Promise<void>((resolve) => waiters.push(resolve));
       const messages = iter;
       const pump = (async () => {
         try {
           for await (const m of messages) {
             queue.push(m);
-            poke();
-            // Back-pressure: stop pulling while two batches are waiting.
-            while (queue.length >= 2 * cfg.batchSize && !pumpDone) await wait();
+            // Wake the loop when there is something to take, or a full batch; not per message.
+            if (queue.length === 1 || queue.length === cfg.batchSize) poke();
+            // Back-pressure: stop pulling while a full batch is waiting.
+            while (queue.length >= cfg.batchSize && !pumpDone) await wait();
           }
         } finally {
           pumpDone = true;
           poke();
         }
       })();
+      // What this term's batches will leave as stream heads, so each batch is hashed ahead.
+      const heads = new StreamHeads();
+      // The commit in flight: settles (never rejects) when it has ended, recording a failure.
+      let committing: Promise<void> | undefined;
+      let committed = true;
+      let failed: { err: unknown } | undefined;
       try {
-        while (lost === undefined) {
-          if (queue.length === 0) {
-            if (pumpDone) break;
+        while (lost === undefined && failed === undefined) {
+          const empty = queue.length === 0;
+          // While a commit runs there is time to wait for a full batch.
+          const filling = !committed && queue.length < cfg.batchSize && !pumpDone;
+          if (empty || filling) {
+            if (empty && pumpDone) break;
             await wait();
             continue;
           }
-          const batch = queue.splice(0, cfg.batchSize);
+          const batch = await prepare(js, queue.splice(0, cfg.batchSize));
           poke();
-          await processBatch(js, leader, batch);
+          // Hashed ahead while the batch before commits, if the heads it needs are known; else
+          // after that commit, which tells them.
+          if (!heads.expectsAll(batch.requests)) await committing;
+          batch.append = new PreparedAppend(batch.requests, heads);
+          // From here the batch is its PreparedAppend (which keeps slices of its own JSON): the
+          // separately encoded text can go before it ever reaches the old generation.
+          batch.requests.length = 0;
+          await committing;
+          if (failed !== undefined) break;
+          committed = false;
+          committing = commit(js, leader, batch).then(
+            () => {
+              committed = true;
+              poke();
+            },
+            (err: unknown) => {
+              failed = { err };
+              poke();
+            },
+          );
         }
       } finally {
+        // Let the batch in flight finish (and be acknowledged) before the term's connections go.
+        await committing;
         pumpDone = true;
         messages.stop();
         poke();
         await pump.catch((err: unknown) => log.debug({ err }, 'consumer stopped with an error'));
       }
+      if (failed !== undefined && lost === undefined) throw failed.err;
       if (lost !== undefined) throw new LeadershipLostError(cfg.consumer, lost);
     } finally {
       leading = false;

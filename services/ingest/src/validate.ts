@@ -23,6 +23,25 @@ export interface IncomingMessage {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** The first \u0000 or surrogate (\uD800-\uDFFF) escape. */
+const AWKWARD_ESCAPE = /\\u(0000|[dD][89a-fA-F])/;
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** The <cluster> of `shoal.ev.<cluster>.<kind>`, else undefined (split('.') without its arrays). */
+function clusterOf(subject: string): string | undefined {
+  const prefix = 'shoal.ev.';
+  if (!subject.startsWith(prefix)) return undefined;
+  const dot = subject.indexOf('.', prefix.length);
+  if (dot === -1 || subject.includes('.', dot + 1)) return undefined;
+  return subject.slice(prefix.length, dot);
+}
+
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+  return Object.entries(value).some(([k, v]) => LONE_SURROGATE.test(k) || hasLoneSurrogate(v));
+}
 
 /**
  * Decide whether one message from `shoal.ev.<cluster>.<kind>` may be appended. Pure, so every
@@ -36,20 +55,22 @@ export function checkMessage(msg: IncomingMessage, limits: { maxEventBytes: numb
       detail: `the event is ${msg.data.length} bytes; the limit is ${limits.maxEventBytes} (split it, or raise INGEST_MAX_EVENT_BYTES)`,
     };
   }
-  const tokens = msg.subject.split('.');
-  if (tokens.length !== 4 || tokens[0] !== 'shoal' || tokens[1] !== 'ev') {
+  const cluster = clusterOf(msg.subject);
+  if (cluster === undefined) {
     return {
       ok: false,
       reason: 'bad-subject',
       detail: `subject "${msg.subject}" is not shoal.ev.<cluster>.<kind>`,
     };
   }
-  const cluster = tokens[2]!;
   let value: unknown;
   try {
     const text = utf8.decode(msg.data);
-    // PostgreSQL's jsonb cannot hold U+0000; refuse it here rather than fail a whole batch later.
-    if (text.includes('\\u0000')) {
+    // PostgreSQL's jsonb cannot hold U+0000, nor a lone UTF-16 surrogate (which JSON.parse
+    // accepts from a \uD800-style escape): refuse them here rather than fail a whole batch
+    // later. Both can only come from escapes, so one look at the text finds every candidate.
+    const escape = AWKWARD_ESCAPE.exec(text)?.[1];
+    if (escape === '0000' || (escape !== undefined && text.includes('\\u0000'))) {
       return {
         ok: false,
         reason: 'invalid-envelope',
@@ -57,6 +78,14 @@ export function checkMessage(msg: IncomingMessage, limits: { maxEventBytes: numb
       };
     }
     value = JSON.parse(text);
+    if (escape !== undefined && hasLoneSurrogate(value)) {
+      return {
+        ok: false,
+        reason: 'invalid-envelope',
+        detail:
+          'the event contains a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair), which cannot be stored',
+      };
+    }
   } catch (err) {
     return {
       ok: false,

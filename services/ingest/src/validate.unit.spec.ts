@@ -50,6 +50,15 @@ describe('checkMessage', () => {
       /NUL character/,
     ],
     [
+      'a lone UTF-16 surrogate',
+      {
+        subject,
+        data: enc.encode(JSON.stringify(e).replace('"name":"web"', '"name":"web\\ud800"')),
+      },
+      'invalid-envelope',
+      /lone UTF-16 surrogate/,
+    ],
+    [
       'a wrong schema version',
       { subject, data: enc.encode(JSON.stringify({ ...e, schemaVersion: 3 })) },
       'unsupported-schema-version',
