@@ -137,6 +137,34 @@ describe('EventStore (real PostgreSQL)', () => {
     );
   });
 
+  it('a long transaction that does not append (in another database, or a report here) does not hold readers back', async () => {
+    // The first horizon (pg_snapshot_xmin) was server-wide: one idle-in-transaction session in
+    // any database stopped every reader of the store. Both sessions below hold a transaction id.
+    const { checkpoint: from } = await drain(store, START);
+    const other = await tempDatabase('shoal_es_other');
+    const elsewhere = new pg.Client({ connectionString: other.url });
+    const here = new pg.Client({ connectionString: db.url });
+    await Promise.all([elsewhere.connect(), here.connect()]);
+    try {
+      await elsewhere.query('begin; create table t (x int); insert into t values (1)');
+      await here.query('begin; select count(*) from events');
+      await here.query('select pg_current_xact_id()'); // an xid, like a report that writes
+      const written = await store.append('report/1', [ev({ n: 1 })]);
+      const page = await store.readAll(from, 100);
+      assert.deepEqual(
+        page.events.map((e) => e.position),
+        written.positions,
+        'the new event is readable while both transactions stay open',
+      );
+      assert.equal(await store.hasUnsafeTail(), false);
+    } finally {
+      await elsewhere.query('rollback').catch(() => undefined);
+      await here.query('rollback').catch(() => undefined);
+      await Promise.all([elsewhere.end(), here.end()]);
+      await other.drop();
+    }
+  });
+
   it('readAll delivers every event exactly once under many concurrent writers with delayed commits', async () => {
     const { checkpoint: from } = await drain(store, START);
     const seen: RecordedEvent[] = [];

@@ -119,6 +119,19 @@ export function toRecorded(r: EventRow): RecordedEvent {
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /**
+ * The safe read horizon (xid8, as text): rows with a smaller transaction id can no longer be
+ * joined by a row that sorts before them. Counts only transactions appending to this store
+ * (migration 0003 says why that is enough). Call it in its own statement BEFORE the read that
+ * uses it, never inside that read: the read's snapshot must be taken after the horizon.
+ * The rule it relies on: an append transaction writes nothing before it locks "streams" or
+ * "events" (appendMany opens its own transaction, so this holds by construction).
+ */
+export async function readHorizon(db: Queryable): Promise<string> {
+  const res = await db.query<{ h: string }>('select shoal_read_horizon()::text as h');
+  return res.rows[0]!.h;
+}
+
+/**
  * The PostgreSQL event store: append with optimistic concurrency and idempotency on event id,
  * read one stream, read the whole log gap-free.
  *
@@ -210,23 +223,24 @@ export class EventStore {
 
   /**
    * Up to `limit` events after `from`, in (transaction id, position) order, and the checkpoint
-   * to continue from. Only rows of transactions older than every transaction still running are
-   * returned: those can no longer change, and no transaction that is still open can add a row
-   * that sorts before them. So the next read never finds an older event than the last one read.
-   * (Any long-running transaction on the server holds readers back until it ends.)
+   * to continue from. Only rows below the safe read horizon are returned (`readHorizon`): no
+   * transaction still open can add a row that sorts before them, so the next read never finds
+   * an older event than the last one read. Only appenders to this store hold the horizon back:
+   * a long transaction elsewhere on the server (another database, a report) does not.
    */
   async readAll(
     from: Checkpoint = START,
     limit = 1000,
     db: Queryable = this.pool,
   ): Promise<{ events: RecordedEvent[]; checkpoint: Checkpoint }> {
+    const horizon = await readHorizon(db);
     const res = await db.query<EventRow>(
       `select ${COLUMNS} from events
        where (transaction_id, position) > ($1::xid8, $2::bigint)
-         and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         and transaction_id < $4::xid8
        order by events.transaction_id, events.position
        limit $3`,
-      [from.transactionId, from.position, limit],
+      [from.transactionId, from.position, limit, horizon],
     );
     const events = res.rows.map(toRecorded);
     const last = events.at(-1);
@@ -256,10 +270,10 @@ export class EventStore {
       `select position, stream, type, data, recorded_at, transaction_id::text as transaction_id
        from events
        where (transaction_id, position) > ($1::xid8, $2::bigint)
-         and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         and transaction_id < $4::xid8
        order by events.transaction_id, events.position
        limit $3`,
-      [from.transactionId, from.position, limit],
+      [from.transactionId, from.position, limit, await readHorizon(db)],
     );
     const events = res.rows.map((r) => ({
       position: Number(r.position),
@@ -276,11 +290,11 @@ export class EventStore {
     };
   }
 
-  /** True when committed events exist that readAll cannot return yet (an older transaction is open). */
+  /** True when committed events exist that readAll cannot return yet (an older append is open). */
   async hasUnsafeTail(db: Queryable = this.pool): Promise<boolean> {
     const res = await db.query<{ blocked: boolean }>(
-      `select exists (select 1 from events
-         where transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) as blocked`,
+      `select exists (select 1 from events where transaction_id >= $1::xid8) as blocked`,
+      [await readHorizon(db)],
     );
     return res.rows[0]?.blocked ?? false;
   }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '@shoal/common';
-import { listenForAppends, newEventId, type EventEnvelope } from '@shoal/db';
+import { listenForAppends, newEventId, readHorizon, type EventEnvelope } from '@shoal/db';
 import { InMemoryTokenRegistry, mintToken, type TokenRecord, type TokenRegistry } from './auth.js';
 import type { Handler } from './server.js';
 import type { EventWriter } from './store-api.js';
@@ -15,8 +15,8 @@ export const tokenStream = (id: string) => `token/${id}`;
  * never the secret) and `ApiTokenRevoked` on stream `token/<id>`. This registry is their
  * projection, kept in memory. It reads again when PostgreSQL notifies that events were committed
  * (a revocation takes effect on every API replica at once), with a slow poll as a safety net.
- * Reads follow the store's safe order (transaction id, position) below the oldest open
- * transaction, so an event committed late by a concurrent writer is never skipped.
+ * Reads follow the store's safe order (transaction id, position) below the safe read horizon
+ * (`readHorizon`), so an event committed late by a concurrent writer is never skipped.
  */
 export class EventTokenRegistry implements TokenRegistry {
   private readonly mem = new InMemoryTokenRegistry();
@@ -69,10 +69,10 @@ export class EventTokenRegistry implements TokenRegistry {
     }>(
       `select transaction_id::text as transaction_id, position, type, data, recorded_at from events
        where (transaction_id, position) > ($1::xid8, $2::bigint)
-         and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         and transaction_id < $3::xid8
          and type in ('ApiTokenIssued', 'ApiTokenRevoked')
        order by transaction_id, position`,
-      [this.after.transactionId, this.after.position],
+      [this.after.transactionId, this.after.position, await readHorizon(this.pool)],
     );
     for (const e of r.rows) {
       this.after = { transactionId: e.transaction_id, position: Number(e.position) };

@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import { compareCheckpoints, type Checkpoint, type EventStore, type JsonObject } from '@shoal/db';
+import {
+  compareCheckpoints,
+  readHorizon,
+  type Checkpoint,
+  type EventStore,
+  type JsonObject,
+} from '@shoal/db';
 import { foldInto, resourceKey, type DesiredState, type ResourceRecord } from './evolve.js';
 
 export const PROJECTION = 'resources';
@@ -84,9 +90,16 @@ export async function stateAt(
       `select transaction_id::text as transaction_id, position, type, data, recorded_at from events
        where (transaction_id, position) > ($1::xid8, $2::bigint)
          and (transaction_id, position) <= ($3::xid8, $4::bigint)
-         and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         and transaction_id < $6::xid8
        order by events.transaction_id, events.position limit $5`,
-      [cp.transactionId, cp.position, point.transactionId, point.position, pageSize],
+      [
+        cp.transactionId,
+        cp.position,
+        point.transactionId,
+        point.position,
+        pageSize,
+        await readHorizon(db),
+      ],
     );
     if (res.rows.length === 0) break;
     foldInto(
