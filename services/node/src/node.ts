@@ -81,12 +81,13 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const waypoints = new ProxyHost<HostedWaypoint, L7View, WaypointDump>(sup, {
     prefix: 'waypoint',
     certs: () => latestCerts,
-    actor: (wp, latest) => waypointActor({ ...wp, hbonePort: cfg.hbonePort, stats, latest }),
+    actor: (wp, latest) =>
+      waypointActor({ ...wp, hbonePort: cfg.hbonePort, stats, latest, self: cfg }),
   });
   const gateways = new ProxyHost<HostedGateway, GatewayView, GatewayDump>(sup, {
     prefix: 'gateway',
     certs: () => latestCerts,
-    actor: (gw, latest) => gatewayActor({ ...gw, stats, latest }),
+    actor: (gw, latest) => gatewayActor({ ...gw, stats, latest, self: cfg }),
   });
 
   const ca = new CaClient({

@@ -38,8 +38,8 @@ import {
 import { outboundAddress } from './ztunnel/addresses.js';
 
 // Loopback plan (unique to this file): nodes 127.0.13.{1,2}; workloads 127.0.23.x; service VIPs
-// 127.0.33.x; outbound listeners 127.113.*, 127.114.*. Node a runs the clients; node b the
-// waypoint and the destinations.
+// 127.0.33.x; outbound listeners 127.113.*, 127.114.*. Node a runs the clients and some
+// destinations; node b the waypoint and the others.
 const TD = 'wp.local';
 const C = 'c1';
 const NS = 'shop';
@@ -68,19 +68,21 @@ const waypoint: WorkloadSpec = {
   node: 'b',
   services: { [`${NS}/waypoint.${NS}.svc.cluster.local`]: [[15008, 15008]] },
 };
-const dest = (name: string, ip: string, svc = WEB, port = 8080): WorkloadSpec => ({
+const dest = (name: string, ip: string, svc = WEB, port = 8080, node = 'b'): WorkloadSpec => ({
   ...base,
   name,
   serviceAccount: name,
   ip,
-  node: 'b',
+  node,
   services: { [`${NS}/${svc}`]: [[port === 8080 ? 80 : port, port]] },
   waypointIp: WP_IP,
 });
+// web-1 and flaky sit beside the waypoint on node b (reached in process, after the inbound
+// checks); web-2 and grpc-1 on node a (reached over HBONE): both upstream paths are covered.
 const web1 = dest('web-1', '127.0.23.5');
-const web2 = dest('web-2', '127.0.23.6');
+const web2 = dest('web-2', '127.0.23.6', WEB, 8080, 'a');
 const flaky = dest('flaky', '127.0.23.7');
-const grpcDest = dest('grpc-1', '127.0.23.8', GRPC, 50051);
+const grpcDest = dest('grpc-1', '127.0.23.8', GRPC, 50051, 'a');
 const LISTENER = `waypoint/${NS}/waypoint/15008`;
 const cl = (host: string, port = 80) => `outbound|${port}||${host}`;
 const V1 = cl(`v1.${WEB}`);
@@ -383,8 +385,8 @@ describe('waypoint L7 through HBONE (e2e, fake ADS server)', () => {
     const ca = await CertificateAuthority.loadOrCreate(join(dir, 'ca'), TD);
     await writeFile(join(dir, 'root.pem'), ca.rootPem);
     const registry = new InMemoryWorkloadRegistry();
-    registry.set({ cluster: C, node: 'a' }, [client, intruder]);
-    registry.set({ cluster: C, node: 'b' }, [waypoint, web1, web2, flaky, grpcDest]);
+    registry.set({ cluster: C, node: 'a' }, [client, intruder, web2, grpcDest]);
+    registry.set({ cluster: C, node: 'b' }, [waypoint, web1, flaky]);
     const tokens = new InMemoryJoinTokens();
     tokens.add('tok-a', { cluster: C, node: 'a' });
     tokens.add('tok-b', { cluster: C, node: 'b' });

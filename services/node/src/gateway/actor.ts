@@ -16,7 +16,9 @@ import type { FilterChain } from '../l7/model.js';
 import { handleRequest, type ConnInfo, type L7View, type ProxyDeps } from '../l7/proxy.js';
 import { HttpDispatcher } from '../l7/serve.js';
 import { Upstreams } from '../l7/upstream.js';
+import { EMPTY_L4 } from '../l4/model.js';
 import type { DataplaneStats } from '../stats.js';
+import { sameNodeDialer } from '../ztunnel/inbound.js';
 import type { GatewayView, HostedGateway } from './hosting.js';
 
 export type GatewayMsg = ProxyMsg<GatewayView, GatewayDump>;
@@ -42,6 +44,8 @@ export interface GatewayDump {
 
 export interface GatewayOptions extends HostedGateway {
   readonly stats: DataplaneStats;
+  /** This node: endpoints on it are reached in process (sameNodeDialer), not over HBONE. */
+  readonly self: { readonly cluster: string; readonly node: string };
   /** The latest view and certificates (a restarted incarnation starts from them). */
   readonly latest: () => { view: GatewayView; certs: CertSet };
   /** Grace for open connections of a port that left the config. */
@@ -104,6 +108,14 @@ export function gatewayActor(opts: GatewayOptions) {
         const cert = certs.byIdentity.get(opts.identity);
         return cert ? { cert, trustBundlePem: certs.trustBundlePem } : undefined;
       },
+      local: sameNodeDialer({
+        self: opts.self,
+        l4: () => view.ports.values().next().value?.l4 ?? EMPTY_L4,
+        identity: opts.identity,
+        ip: opts.ip,
+        stats: opts.stats,
+        logger: ctx.logger,
+      }),
     });
     const limiter = new RateLimiter();
     const deps = new Map<number, ProxyDeps>();

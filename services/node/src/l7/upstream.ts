@@ -6,6 +6,7 @@
  */
 import http, { type IncomingHttpHeaders } from 'node:http';
 import http2, { type ClientHttp2Session } from 'node:http2';
+import net from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from '@shoal/common';
 import type { HboneClient } from '../hbone/client.js';
@@ -73,6 +74,11 @@ export class Upstreams {
       /** The waypoint's current certificate and trust bundle. */
       readonly source: () => { cert: IdentityCert; trustBundlePem: string } | undefined;
       readonly logger: Logger;
+      /**
+       * The same-node path: a connection to the endpoint when it is a workload of this node
+       * (inbound checks done in process, see ztunnel/inbound.ts dialLocal), else undefined.
+       */
+      readonly local?: (t: UpstreamTarget) => Promise<Duplex> | undefined;
     },
   ) {}
 
@@ -80,15 +86,28 @@ export class Upstreams {
     return `${t.ip}:${t.port}|${t.identity ?? 'plain'}`;
   }
 
+  /** A connection to an endpoint in the mesh: same-node when it is local, else HBONE. */
   private async tunnel(t: UpstreamTarget): Promise<Duplex> {
-    const src = this.opts.source();
     if (!t.identity) throw new UpstreamFailure('connect', `${t.ip}:${t.port} is not in the mesh`);
+    const local = this.opts.local?.(t);
+    if (local) {
+      try {
+        return await local;
+      } catch (err) {
+        throw new UpstreamFailure('connect', (err as Error).message, { cause: err });
+      }
+    }
+    return this.hbone(t, t.identity);
+  }
+
+  private async hbone(t: UpstreamTarget, identity: string): Promise<Duplex> {
+    const src = this.opts.source();
     if (!src) throw new UpstreamFailure('connect', 'the waypoint has no certificate yet');
     try {
       return await this.opts.client.connect({
         source: src.cert,
         trustBundlePem: src.trustBundlePem,
-        destinationIdentity: t.identity,
+        destinationIdentity: identity,
         proxyHost: t.ip,
         proxyPort: 15008,
         authority: `${t.ip}:${t.port}`,
@@ -112,7 +131,7 @@ export class Upstreams {
         cb: (err: Error | null, s?: Duplex) => void,
       ) => {
         this.tunnel(t).then(
-          (s) => cb(null, socketLike(s)),
+          (s) => cb(null, s instanceof net.Socket ? s : socketLike(s)),
           (err: Error) => cb(err),
         );
         return undefined;

@@ -2,7 +2,8 @@
  * One waypoint hosted on this node (the "sandwich"): HBONE in on <waypoint ip>:15008 with the
  * waypoint's own SPIFFE certificate, the tunnelled bytes served as HTTP/1.1 or HTTP/2 (h2c,
  * gRPC), L7 policy applied, and each request re-encapsulated in HBONE to the chosen endpoint's
- * node with the waypoint's identity (destinations accept only their waypoint).
+ * node with the waypoint's identity (destinations accept only their waypoint). An endpoint on
+ * this same node is dialled in process after the same inbound checks (sameNodeDialer).
  */
 import type { ServerHttp2Stream } from 'node:http2';
 import type { Actor, ActorContext } from '../actors/index.js';
@@ -10,7 +11,7 @@ import { HboneClient } from '../hbone/client.js';
 import type { CertSet } from '../hbone/identity.js';
 import { HboneListener, type InboundConnect } from '../hbone/server.js';
 import type { DataplaneStats } from '../stats.js';
-import { sourceIp } from '../ztunnel/inbound.js';
+import { sameNodeDialer, sourceIp } from '../ztunnel/inbound.js';
 import { RateLimiter } from '../l7/filters.js';
 import type { ProxyMsg } from '../l7/host.js';
 import { handleRequest, type ConnInfo, type L7View } from '../l7/proxy.js';
@@ -36,6 +37,8 @@ export interface WaypointOptions {
   readonly identity: string;
   readonly hbonePort: number;
   readonly stats: DataplaneStats;
+  /** This node: endpoints on it are reached in process (sameNodeDialer), not over HBONE. */
+  readonly self: { readonly cluster: string; readonly node: string };
   /** The latest view and certificates (a restarted incarnation starts from them). */
   readonly latest: () => { view: L7View; certs: CertSet };
 }
@@ -52,6 +55,14 @@ export function waypointActor(opts: WaypointOptions) {
         const cert = certs.byIdentity.get(opts.identity);
         return cert ? { cert, trustBundlePem: certs.trustBundlePem } : undefined;
       },
+      local: sameNodeDialer({
+        self: opts.self,
+        l4: () => view.l4,
+        identity: opts.identity,
+        ip: opts.ip,
+        stats: opts.stats,
+        logger: ctx.logger,
+      }),
     });
     const deps = {
       view: () => view,
