@@ -26,10 +26,9 @@ export class XdsAssigner implements ConfigAssigner {
     await this.store.assign(cluster, version, this.by);
   }
 
+  /** Rollback of a cluster's first version: its nodes are served an empty configuration. */
   async unassign(cluster: string): Promise<void> {
-    // The xDS store keeps the last assignment; a cluster that never had a version keeps serving
-    // nothing new. Recorded by the rollout's events; nothing to undo here.
-    void cluster;
+    await this.store.unassign(cluster);
   }
 
   async current(cluster: string): Promise<string | null> {

@@ -10,7 +10,7 @@ import { startNatsServer, type TestNatsServer } from '@shoal/testkit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { SnapshotCache } from './cache.js';
 import type { Snapshot } from './core/snapshot.js';
-import type { ConfigStore } from './store/config-store.js';
+import { UNASSIGNED_VERSION, type ConfigStore } from './store/config-store.js';
 import { NatsConfigStore } from './store/nats-config-store.js';
 import { benchResources, bundle } from './testing/fixtures.js';
 
@@ -74,6 +74,35 @@ describe('SnapshotCache', () => {
       assert.deepEqual(seen, ['g2', 'g1'], 'n1 got each assigned version');
       assert.deepEqual(loads, ['g1', 'g2'], 'each version loaded once');
       assert.equal(cache.current(CLUSTER, 'n2')?.version, 'g1');
+    } finally {
+      stop();
+    }
+  });
+
+  it('unassigning a cluster (rollback of its first version) serves its nodes an empty config; a new assignment serves again', async () => {
+    const cluster = 'fresh';
+    await store.publishVersion(cluster, 'f1', [bundle(cluster, 'n1', 'f1', benchResources(7))]);
+    await store.assign(cluster, 'f1', 'rollout');
+    await cache.waitForVersion(cluster, 'f1');
+    const seen: Snapshot[] = [];
+    const stop = cache.subscribe(cluster, 'n1', (s: Snapshot) => seen.push(s));
+    try {
+      await store.unassign(cluster);
+      await waitFor('n1 to be sent the empty config', () => Promise.resolve(seen.length > 0), {
+        timeoutMs: 5000,
+        intervalMs: 20,
+      });
+      assert.equal(seen[0]!.version, UNASSIGNED_VERSION);
+      assert.equal(seen[0]!.types.size, 0, 'no resources at all');
+      assert.equal(cache.servedVersion(cluster), undefined);
+      assert.equal(cache.current(cluster, 'n1'), undefined, 'a new stream waits');
+      assert.equal(await store.getAssignment(cluster), undefined);
+      await store.unassign(cluster); // idempotent
+
+      await store.assign(cluster, 'f1', 'retry');
+      await cache.waitForVersion(cluster, 'f1');
+      assert.equal(seen.at(-1)!.version, 'f1');
+      assert.ok(seen.at(-1)!.types.size > 0);
     } finally {
       stop();
     }

@@ -10,14 +10,20 @@
  */
 import type { Logger, Runner } from '@shoal/common';
 import { InconsistentSnapshotError } from './errors.js';
-import { consistencyIssues, snapshotFromBundle, type Snapshot } from './core/snapshot.js';
+import {
+  consistencyIssues,
+  snapshotFromBundle,
+  snapshotOf,
+  type Snapshot,
+} from './core/snapshot.js';
 import type { XdsMetrics } from './metrics.js';
-import type {
-  Assignment,
-  ConfigStore,
-  Published,
-  Stoppable,
-  VersionBundles,
+import {
+  UNASSIGNED_VERSION,
+  type Assignment,
+  type ConfigStore,
+  type Published,
+  type Stoppable,
+  type VersionBundles,
 } from './store/config-store.js';
 
 type Listener = (s: Snapshot) => void;
@@ -59,7 +65,12 @@ export class SnapshotCache implements Runner {
   constructor(private readonly opts: SnapshotCacheOptions) {}
 
   async start(): Promise<void> {
-    this.watches.push(await this.opts.store.watchAssignments((a) => this.onAssignment(a)));
+    this.watches.push(
+      await this.opts.store.watchAssignments(
+        (a) => this.onAssignment(a),
+        (cluster) => this.onUnassigned(cluster),
+      ),
+    );
     this.watches.push(await this.opts.store.watchPublished((p) => this.onPublished(p)));
   }
 
@@ -155,6 +166,32 @@ export class SnapshotCache implements Runner {
     const state = c;
     // One load at a time per cluster, newest wins.
     state.loading = state.loading.then(() => this.load(state, a));
+  }
+
+  /**
+   * The cluster is served no version (its first rollout was rolled back): every node of it
+   * gets an empty configuration, so what the failed version put there is gone; new streams
+   * wait for the next assignment.
+   */
+  private onUnassigned(cluster: string): void {
+    const c = this.clusters.get(cluster);
+    if (!c || c.wanted === undefined) return;
+    c.wanted = undefined;
+    c.loading = c.loading.then(() => {
+      if (c.wanted !== undefined) return;
+      const empty = snapshotOf(UNASSIGNED_VERSION, []);
+      const nodes = [...c.nodes.keys()];
+      c.nodes.clear();
+      if (c.version) this.opts.metrics?.servedVersion.remove({ cluster, version: c.version });
+      c.version = undefined;
+      this.opts.logger.info(
+        { cluster, nodes: nodes.length },
+        'cluster unassigned: serving nothing',
+      );
+      for (const node of nodes)
+        for (const cb of this.listeners.get(`${cluster}/${node}`) ?? []) cb(empty);
+      for (const w of [...this.versionWaiters]) w();
+    });
   }
 
   private async load(c: ClusterState, a: Assignment): Promise<void> {

@@ -6,6 +6,9 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { NodeConfigBundle, XdsResource } from '@shoal/proto';
 
+/** The version nodes of an unassigned cluster are served: no resources at all. */
+export const UNASSIGNED_VERSION = 'unassigned';
+
 export interface Assignment {
   readonly cluster: string;
   readonly version: string;
@@ -37,10 +40,21 @@ export interface ConfigStore {
   ): Promise<void>;
   /** Make `version` (published before) the one cluster `cluster` is served. */
   assign(cluster: string, version: string, by: string): Promise<Assignment>;
+  /**
+   * Serve the cluster no version at all (a rollback of its first rollout): its nodes are sent
+   * an empty configuration, versioned UNASSIGNED_VERSION. Idempotent.
+   */
+  unassign(cluster: string): Promise<void>;
   getAssignment(cluster: string): Promise<Assignment | undefined>;
   loadVersion(cluster: string, version: string): Promise<VersionBundles>;
-  /** Calls back with every current assignment, then with every change, until stopped. */
-  watchAssignments(onAssignment: (a: Assignment) => void): Promise<Stoppable>;
+  /**
+   * Calls back with every current assignment, then with every change, until stopped;
+   * `onUnassigned` with every cluster unassigned after the watch started.
+   */
+  watchAssignments(
+    onAssignment: (a: Assignment) => void,
+    onUnassigned?: (cluster: string) => void,
+  ): Promise<Stoppable>;
   /** Calls back with the newest published version of each cluster, then with every new one. */
   watchPublished(onPublished: (p: Published) => void): Promise<Stoppable>;
 }

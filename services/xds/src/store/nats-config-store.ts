@@ -79,6 +79,11 @@ export class NatsConfigStore implements ConfigStore {
     return a;
   }
 
+  async unassign(cluster: string): Promise<void> {
+    assertSubjectToken('cluster', cluster);
+    if (await this.getAssignment(cluster)) await this.assignments.delete(cluster);
+  }
+
   async getAssignment(cluster: string): Promise<Assignment | undefined> {
     const e = await this.assignments.get(cluster);
     return e && e.operation === 'PUT' ? (e.json<Assignment>() ?? undefined) : undefined;
@@ -90,8 +95,11 @@ export class NatsConfigStore implements ConfigStore {
     return decodeVersion(data);
   }
 
-  watchAssignments(onAssignment: (a: Assignment) => void): Promise<Stoppable> {
-    return watch(this.assignments, onAssignment);
+  watchAssignments(
+    onAssignment: (a: Assignment) => void,
+    onUnassigned?: (cluster: string) => void,
+  ): Promise<Stoppable> {
+    return watch(this.assignments, onAssignment, onUnassigned);
   }
 
   watchPublished(onPublished: (p: Published) => void): Promise<Stoppable> {
@@ -99,11 +107,17 @@ export class NatsConfigStore implements ConfigStore {
   }
 }
 
-async function watch<T>(kv: KV, cb: (v: T) => void): Promise<Stoppable> {
+async function watch<T>(
+  kv: KV,
+  cb: (v: T) => void,
+  onDelete?: (key: string) => void,
+): Promise<Stoppable> {
   const iter = await kv.watch({ key: '>' });
   void (async () => {
     for await (const e of iter) {
+      // A delete replayed at start names a key nobody has yet: harmless to the callback.
       if (e.operation === 'PUT') cb(e.json<T>());
+      else onDelete?.(e.key);
     }
   })();
   return { stop: () => iter.stop() };
