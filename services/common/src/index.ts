@@ -5,3 +5,4 @@ export * from './lifecycle.js';
 export * from './admin.js';
 export * from './names.js';
 export * from './net.js';
+export * from './service.js';
