@@ -119,6 +119,15 @@ export function temporalLogger(logger: Logger): DefaultLogger {
   });
 }
 
+/** The controller's rollout scope for the banner; '-' before it has started. */
+function scopeOf(c: Controller | undefined): string {
+  try {
+    return c?.rolloutScope ?? '-';
+  } catch {
+    return '-';
+  }
+}
+
 function runner(name: string, start: () => Promise<void>, close: () => Promise<void>): Runner {
   return { name, start, close };
 }
@@ -374,7 +383,7 @@ export function controlPlane(opts: ControlPlaneOptions): ControlPlane {
       `ca        ${s.caAddress ?? '-'}  (SPIFFE certificates for nodes and workloads)`,
       `admin     http://127.0.0.1:${opts.adminPort}  (/healthz /readyz /metrics)`,
       `ingest    NATS stream SHOAL_EVENTS -> PostgreSQL (${ingest.isLeader() ? 'leader' : 'standby'})`,
-      `rollouts  Temporal ${opts.stack.temporal.url}, task queue ${opts.taskQueue ?? TaskQueues.rollouts}`,
+      `rollouts  Temporal ${opts.stack.temporal.url}, task queue ${opts.taskQueue ?? TaskQueues.rollouts}, workflow rollout-scope/${scopeOf(s.controller)}`,
     ],
   };
 }

@@ -116,6 +116,9 @@ describe(
       assert.match(out, /simulated 1 cluster \(sim-1\), 3 simulated nodes/);
       assert.match(out, /rollout {3}first rollout fv-[0-9a-f]+: completed/, out);
       assert.match(out, new RegExp(`api .*127\\.0\\.0\\.1:${apiPort}`));
+      // Named after this store's fleet identity, not shared with the other fleets of the test
+      // Temporal server (fleet.e2e's scope workflow is still open there).
+      assert.match(out, /workflow rollout-scope\/fleet-[0-9a-f]{12}\n/);
     });
 
     it('the printed curl lines work: the ingress answers, the waypoint wants the JWT', async () => {
