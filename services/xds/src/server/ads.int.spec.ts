@@ -311,4 +311,30 @@ describe('ADS server over mutual TLS', () => {
       );
     }
   });
+
+  it('Delta: unassigning a cluster (rollback of its first rollout) removes what its nodes were sent', async () => {
+    const cluster = 'first';
+    await publishConfigVersion(a.server.store, cluster, 'f1', [
+      bundle(cluster, 'n1', 'f1', nodeResources('n1', 5)),
+    ]);
+    await assignVersion(a.server.store, cluster, 'f1', 'rollout');
+    await a.server.cache.waitForVersion(cluster, 'f1');
+    const creds = mtlsCredentials(
+      await pemFor(`spiffe://${TEST_TRUST_DOMAIN}/shoal/node/${cluster}/n1`),
+    );
+    const s = AdsTestStream.open<DeltaResponseMsg>('delta', a.address, creds);
+    try {
+      s.send({ node: { id: 'n1' }, type_url: T.cluster });
+      const r = await s.next();
+      assert.deepEqual(r.resources.map((x) => x.name).sort(), ['c-a', 'c-b']);
+      s.send({ type_url: T.cluster, response_nonce: r.nonce });
+      await a.server.store.unassign(cluster);
+      const gone = await s.next();
+      assert.deepEqual(gone.resources, []);
+      assert.deepEqual([...gone.removed_resources].sort(), ['c-a', 'c-b']);
+      assert.equal(a.server.cache.servedVersion(cluster), undefined);
+    } finally {
+      s.close();
+    }
+  });
 });
