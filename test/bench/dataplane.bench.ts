@@ -638,7 +638,7 @@ try {
   const ztunnel_vcpu_per_1k_rps = Math.max(...vcpu);
   const ztunnel_rss_mb = Math.max(...after.map((a) => a.rssMb));
   log(
-    `echo p99 direct ${r2(directLat.p99)} ms, mesh ${r2(meshLat.p99)} ms; vCPU per 1k rps a=${r2(vcpu[0]!)} b=${r2(vcpu[1]!)}`,
+    `echo p50 direct ${r2(directLat.p50)} ms, mesh ${r2(meshLat.p50)} ms; p99 direct ${r2(directLat.p99)} ms, mesh ${r2(meshLat.p99)} ms; vCPU per 1k rps a=${r2(vcpu[0]!)} b=${r2(vcpu[1]!)}`,
   );
 
   // ---- waypoint with 1,000 routes ---------------------------------------------------------
@@ -674,6 +674,10 @@ try {
       bulk_bytes: BULK_BYTES,
       echo_p99_direct_ms: r2(directLat.p99),
       echo_p99_mesh_ms: r2(meshLat.p99),
+      // The median tells the two ztunnels' own cost apart from the tail (scheduling, GC).
+      echo_p50_direct_ms: r2(directLat.p50),
+      echo_p50_mesh_ms: r2(meshLat.p50),
+      hbone_added_p50_ms: r2(meshLat.p50 - directLat.p50),
       ztunnel_vcpu_per_1k_rps_by_node: { a: r2(vcpu[0]!), b: r2(vcpu[1]!) },
       ztunnel_rss_mb_by_node: { a: Math.round(after[0]!.rssMb), b: Math.round(after[1]!.rssMb) },
       ztunnel_pss_mb_by_node: { a: Math.round(after[0]!.pssMb), b: Math.round(after[1]!.pssMb) },
