@@ -417,19 +417,32 @@ try {
     9000,
     sink.ip,
   );
-  await listen(
-    net.createServer((s) =>
-      s
-        .setNoDelay(true)
-        .on('error', () => undefined)
-        .pipe(s),
-    ),
-    9001,
-    sink.ip,
-  );
-  const app = http.createServer((_q, res) => res.end('ok'));
-  app.keepAliveTimeout = 60_000;
-  await listen(app as unknown as net.Server, 8080, web.ip);
+  // The echo and the HTTP app are measured through: with Go they run in their own process, so
+  // the latency measured is not also that of this process's event loop and GC.
+  const goServe = async (mode: 'app' | 'echo', addr: string) => {
+    const { child, line } = await startChild(goBin!, [`-mode=${mode}`, `-listen=${addr}`]);
+    closers.push(() => child.kill('SIGKILL'));
+    const r = JSON.parse(line) as { event: string; error?: string };
+    if (r.event !== 'ready') throw new Error(`go ${mode} server: ${r.error ?? line}`);
+  };
+  if (goBin) await goServe('echo', `${sink.ip}:9001`);
+  else
+    await listen(
+      net.createServer((s) =>
+        s
+          .setNoDelay(true)
+          .on('error', () => undefined)
+          .pipe(s),
+      ),
+      9001,
+      sink.ip,
+    );
+  if (goBin) await goServe('app', `${web.ip}:8080`);
+  else {
+    const app = http.createServer((_q, res) => res.end('ok'));
+    app.keepAliveTimeout = 60_000;
+    await listen(app as unknown as net.Server, 8080, web.ip);
+  }
 
   const L = `waypoint/${NS}/waypoint/15008`;
   const CL = `outbound|80||${WEB}`;
@@ -691,6 +704,7 @@ try {
       waypoint_errors: max.errors + paced.errors,
       direct_http_rps: Math.round(directHttp.rps),
       load_generator: goBin ? 'go (test/interop/hbone loadgen.go)' : 'node (in process)',
+      echo_and_app_servers: goBin ? 'go (loadgen.go -mode=echo, -mode=app)' : 'node (in process)',
       path: 'client → node a ztunnel → HBONE → waypoint (node b) → HBONE → node a inbound → app',
     },
   };

@@ -9,6 +9,14 @@
 //
 // Both print one JSON line: {"event":"result","requests":n,"rps":x,"p50":ms,"p99":ms,
 // "warmupP99":ms,"errors":n}; requests scheduled in the first -warmup seconds are reported apart.
+//
+// And the destinations, so that their latency is not that of a Node event loop either (as
+// Nighthawk's test server does for Envoy's benchmarks):
+//
+//	app   an HTTP/1.1 keep-alive server on -listen answering every request with "ok"
+//	echo  a TCP echo server on -listen
+//
+// Both print {"event":"ready","addr":"ip:port"} once listening, then serve until killed.
 package main
 
 import (
@@ -230,4 +238,42 @@ func runEchoLoad() {
 	}
 	readers.Wait()
 	rec.report()
+}
+
+func listenOrFail() net.Listener {
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fail(err)
+	}
+	emit(map[string]any{"event": "ready", "addr": ln.Addr().String()})
+	return ln
+}
+
+func runApp() {
+	ok := []byte("ok")
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			_, _ = w.Write(ok)
+		}),
+		IdleTimeout: time.Minute,
+	}
+	fail(srv.Serve(listenOrFail()))
+}
+
+func runEcho() {
+	ln := listenOrFail()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			fail(err)
+		}
+		go func() {
+			defer c.Close()
+			if t, ok := c.(*net.TCPConn); ok {
+				_ = t.SetNoDelay(true)
+			}
+			_, _ = io.Copy(c, c)
+		}()
+	}
 }

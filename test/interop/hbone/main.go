@@ -27,12 +27,12 @@ import (
 )
 
 var (
-	mode    = flag.String("mode", "", "server | dial | forward | http-load | echo-load (loadgen.go)")
+	mode    = flag.String("mode", "", "server | dial | forward | http-load | echo-load | app | echo (loadgen.go)")
 	certF   = flag.String("cert", "", "PEM certificate chain presented to the peer")
 	keyF    = flag.String("key", "", "PEM private key")
 	caF     = flag.String("ca", "", "PEM trust bundle for the peer's chain")
 	expect  = flag.String("expect", "", "SPIFFE id the peer must present")
-	listen  = flag.String("listen", "127.0.0.1:0", "listen address (server, forward)")
+	listen  = flag.String("listen", "127.0.0.1:0", "listen address (server, forward, app, echo)")
 	proxyA  = flag.String("proxy", "", "HBONE proxy address ip:15008 (dial, forward)")
 	target  = flag.String("target", "", "destination ip:port carried in :authority (dial, forward)")
 	payload = flag.String("payload", "ping", "bytes to send (dial)")
@@ -209,7 +209,11 @@ func main() {
 		runHTTPLoad()
 	case "echo-load":
 		runEchoLoad()
+	case "app":
+		runApp()
+	case "echo":
+		runEcho()
 	default:
-		fail(fmt.Errorf("unknown -mode %q: use server, dial, forward, http-load or echo-load", *mode))
+		fail(fmt.Errorf("unknown -mode %q: use server, dial, forward, http-load, echo-load, app or echo", *mode))
 	}
 }
