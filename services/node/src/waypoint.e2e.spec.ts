@@ -606,6 +606,21 @@ describe('waypoint L7 through HBONE (e2e, fake ADS server)', () => {
     agent.destroy();
     const share = counts['web-1']! / 200;
     assert.ok(share > 0.68 && share < 0.92, `web-1 got ${share * 100}% of an 80/20 split`);
+    // Both endpoints answered; only web-2 (node a) was reached over HBONE. web-1 sits beside the
+    // waypoint on node b and is dialled in process, so the waypoint holds no session to it.
+    const dump = (await (await fetch(`${nodeB.adminUrl}/config_dump`)).json()) as {
+      waypoints: { upstreamSessions: string[] }[];
+    };
+    const sessions = dump.waypoints.flatMap((w) => w.upstreamSessions);
+    const id = (w: WorkloadSpec) => `spiffe://${TD}/ns/${NS}/sa/${w.serviceAccount}`;
+    assert.ok(
+      sessions.some((k) => k.includes(`|${id(web2)}|${web2.ip}:15008`)),
+      `an HBONE session to web-2 on node a: ${sessions.join(', ')}`,
+    );
+    assert.ok(
+      !sessions.some((k) => k.includes(`|${id(web1)}|`)),
+      `no HBONE session to web-1 on the waypoint's own node: ${sessions.join(', ')}`,
+    );
     const before = (hits.get('web-2') ?? []).length;
     assert.equal((await request(client.ip, '/mirror/x')).json.who, 'web-1');
     await waitFor(

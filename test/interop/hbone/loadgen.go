@@ -240,6 +240,8 @@ func runEchoLoad() {
 	rec.report()
 }
 
+// listenOrFail listens on -listen and says where ({"event":"ready","addr":...}); every server
+// mode (server, forward, app, echo) starts this way.
 func listenOrFail() net.Listener {
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -131,12 +130,7 @@ func runServer() {
 		inner.ServeHTTP(w, r)
 	})
 	srv.TLSConfig = tlsConfig(nil)
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		fail(err)
-	}
-	emit(map[string]any{"event": "ready", "addr": ln.Addr().String()})
-	if err := srv.ServeTLS(ln, "", ""); err != nil {
+	if err := srv.ServeTLS(listenOrFail(), "", ""); err != nil {
 		fail(err)
 	}
 }
@@ -170,11 +164,7 @@ func runDial() {
 
 func runForward() {
 	d := dialer(nil)
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		fail(err)
-	}
-	emit(map[string]any{"event": "ready", "addr": ln.Addr().String()})
+	ln := listenOrFail()
 	for {
 		c, err := ln.Accept()
 		if err != nil {

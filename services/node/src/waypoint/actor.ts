@@ -29,6 +29,9 @@ export interface WaypointDump {
   readonly listener?: string;
   readonly routes?: string;
   readonly virtualHosts: number;
+  /** Pooled HBONE sessions to upstream nodes (source | destination identity | address); an
+   * endpoint on this node is dialled in process and has none. */
+  readonly upstreamSessions: string[];
 }
 
 export interface WaypointOptions {
@@ -132,6 +135,7 @@ export function waypointActor(opts: WaypointOptions) {
               ...(view.listener ? { listener: view.listener.name } : {}),
               ...(view.routes ? { routes: view.routes.name } : {}),
               virtualHosts: view.routes?.virtualHosts.length ?? 0,
+              upstreamSessions: client.sessionKeys(),
             });
             return;
         }

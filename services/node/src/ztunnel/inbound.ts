@@ -1,8 +1,8 @@
 import net from 'node:net';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { Logger } from '@shoal/common';
-import { authorize, type Decision } from '../l4/authz.js';
-import type { L4State, WorkloadInfo } from '../l4/model.js';
+import { authorize } from '../l4/authz.js';
+import type { L4State } from '../l4/model.js';
 import type { InboundConnect } from '../hbone/server.js';
 import { splice } from '../hbone/tunnel.js';
 import type { DataplaneStats } from '../stats.js';
@@ -26,13 +26,7 @@ export interface InboundAttempt {
 }
 
 export type Admission =
-  | {
-      readonly ok: true;
-      readonly workload: WorkloadInfo;
-      readonly service: string;
-      readonly host: string;
-      readonly port: number;
-    }
+  | { readonly ok: true; readonly service: string; readonly host: string; readonly port: number }
   | {
       readonly ok: false;
       readonly status: number;
@@ -57,14 +51,14 @@ export function admitInbound(state: L4State, a: InboundAttempt): Admission {
       service,
     };
   }
-  const decision: Decision = authorize(state, w, {
+  const decision = authorize(state, w, {
     sourceIdentity: a.peer,
     sourceIp: a.sourceIp,
     destinationIp: target.host,
     destinationPort: target.port,
   });
   if (!decision.allow) return { ok: false, status: 401, reason: decision.reason, service };
-  return { ok: true, workload: w, service, host: target.host, port: target.port };
+  return { ok: true, service, host: target.host, port: target.port };
 }
 
 /**

@@ -81,7 +81,8 @@ export class NatsConfigStore implements ConfigStore {
 
   async unassign(cluster: string): Promise<void> {
     assertSubjectToken('cluster', cluster);
-    if (await this.getAssignment(cluster)) await this.assignments.delete(cluster);
+    // A delete of a cluster never assigned only leaves a marker the cache ignores.
+    await this.assignments.delete(cluster);
   }
 
   async getAssignment(cluster: string): Promise<Assignment | undefined> {
