@@ -3,7 +3,16 @@
  * @grpc/grpc-js-xds ships, so a real Envoy or proxyless gRPC client reads the same bytes) and
  * Shoal's own messages under proto/shoal/ (L4 workload/authorization config, API, agents).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import protobuf from 'protobufjs';
@@ -102,9 +111,50 @@ function shoalProtoFiles(): string[] {
 
 let cached: protobuf.Root | undefined;
 
-/** A protobufjs Root holding the Envoy xDS types and all of Shoal's own messages (cached). */
-export function protoRoot(): protobuf.Root {
-  if (cached) return cached;
+/**
+ * Where parsed schemas are kept between runs: the repository's node_modules/.cache/shoal, beside
+ * the node worker bundle (see services/node/src/bundle.ts).
+ */
+const DESCRIPTOR_CACHE = join(SHOAL_PROTO_DIR, '..', 'node_modules', '.cache', 'shoal');
+
+/**
+ * Field options that change how a message is encoded or what `toObject` returns; every other
+ * option (Envoy's validate rules, versioning and UDPA annotations) is documentation to us.
+ */
+const KEPT_FIELD_OPTIONS = new Set(['packed', 'default', 'proto3_optional', 'features']);
+
+/**
+ * The schema as protobufjs JSON, without doc comments and without options that do not affect
+ * encoding. Parsing Envoy's .proto files keeps every comment and every validate rule on the
+ * reflection objects: about 5 MB of heap and, with the parser's code and garbage, about 14 MB of
+ * RSS in every process that decodes xDS. Loaded from this form, the same types cost a fraction.
+ */
+function prune(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(prune);
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    if (k === 'comment' || k === 'comments' || k === 'valuesOptions') continue;
+    if (k === 'options') continue; // type, enum, service, method, oneof and namespace options
+    if (k === 'fields' && v && typeof v === 'object') {
+      const fields: Record<string, unknown> = {};
+      for (const [name, f] of Object.entries(v as Record<string, Record<string, unknown>>)) {
+        const { options, ...rest } = f;
+        const kept = Object.entries((options ?? {}) as Record<string, unknown>).filter(([o]) =>
+          KEPT_FIELD_OPTIONS.has(o),
+        );
+        fields[name] = kept.length > 0 ? { ...rest, options: Object.fromEntries(kept) } : rest;
+      }
+      out[k] = fields;
+      continue;
+    }
+    out[k] = prune(v);
+  }
+  return out;
+}
+
+/** Parse the .proto files (the slow path, and the source of truth for the cached form). */
+function parseProtos(files: readonly string[]): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => {
     for (const dir of PROTO_INCLUDE_DIRS) {
@@ -114,7 +164,50 @@ export function protoRoot(): protobuf.Root {
     // google/protobuf/*.proto are bundled with protobufjs as common types.
     return target;
   };
-  root.loadSync([...ENVOY_FILES, ...shoalProtoFiles()], { keepCase: false });
+  root.loadSync([...files], { keepCase: false });
+  root.resolveAll();
+  return root;
+}
+
+/** Content key of the schema: the files loaded, Shoal's own protos, the package versions. */
+function schemaKey(shoalFiles: readonly string[]): string {
+  const h = createHash('sha256').update('prune-v1\0');
+  for (const pkg of ['protobufjs/package.json', '@grpc/grpc-js-xds/package.json'])
+    h.update(
+      String(
+        (JSON.parse(readFileSync(require.resolve(pkg), 'utf8')) as { version: string }).version,
+      ),
+    );
+  for (const f of ENVOY_FILES) h.update(`\0${f}`);
+  for (const f of shoalFiles) h.update(`\0${f}\0`).update(readFileSync(join(SHOAL_PROTO_DIR, f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * A protobufjs Root holding the Envoy xDS types and all of Shoal's own messages (cached in the
+ * process, and on disk in its pruned JSON form, keyed by content, so later processes skip
+ * parsing). A cache that cannot be written is not an error: the schema is parsed again next time.
+ */
+export function protoRoot(): protobuf.Root {
+  if (cached) return cached;
+  const shoalFiles = shoalProtoFiles();
+  const file = join(DESCRIPTOR_CACHE, `proto-${schemaKey(shoalFiles)}.json`);
+  let json: protobuf.INamespace | undefined;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8')) as protobuf.INamespace;
+  } catch {
+    json = prune(parseProtos([...ENVOY_FILES, ...shoalFiles]).toJSON()) as protobuf.INamespace;
+    try {
+      mkdirSync(DESCRIPTOR_CACHE, { recursive: true });
+      // Several processes may start at once: write aside, then rename into place (atomic).
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(json));
+      renameSync(tmp, file);
+    } catch {
+      // read-only checkout: parse again next time
+    }
+  }
+  const root = protobuf.Root.fromJSON(json);
   root.resolveAll();
   cached = root;
   return root;
@@ -205,4 +298,52 @@ export function decodeBundle(bytes: Uint8Array): NodeConfigBundle {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * One method of a gRPC service in the shape @grpc/grpc-js takes (`makeGenericClientConstructor`,
+ * `Server.addService`), without depending on grpc-js here.
+ */
+export interface GrpcMethod {
+  readonly path: string;
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+  readonly requestSerialize: (value: object) => Buffer;
+  readonly requestDeserialize: (bytes: Buffer) => object;
+  readonly responseSerialize: (value: object) => Buffer;
+  readonly responseDeserialize: (bytes: Buffer) => object;
+  readonly originalName: string;
+}
+
+/**
+ * The methods of a gRPC service from `protoRoot()`, with messages as plain objects converted by
+ * `toObject` with `options` (as @grpc/proto-loader would, without a second copy of the schema).
+ * Keyed by the method's proto name; `originalName` is its camelCase form.
+ */
+export function grpcService(
+  fullName: string,
+  options: protobuf.IConversionOptions,
+): Record<string, GrpcMethod> {
+  const svc = protoRoot().lookupService(fullName);
+  const codec = (t: protobuf.Type) => ({
+    serialize: (v: object) => Buffer.from(t.encode(t.fromObject(v)).finish()),
+    deserialize: (b: Buffer) => t.toObject(t.decode(b), options),
+  });
+  const out: Record<string, GrpcMethod> = {};
+  for (const m of svc.methodsArray) {
+    m.resolve();
+    const req = codec(m.resolvedRequestType!);
+    const res = codec(m.resolvedResponseType!);
+    out[m.name] = {
+      path: `/${fullName}/${m.name}`,
+      requestStream: m.requestStream ?? false,
+      responseStream: m.responseStream ?? false,
+      requestSerialize: req.serialize,
+      requestDeserialize: req.deserialize,
+      responseSerialize: res.serialize,
+      responseDeserialize: res.deserialize,
+      originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
+    };
+  }
+  return out;
 }

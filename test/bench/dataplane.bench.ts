@@ -563,6 +563,10 @@ try {
     throw new Error(`${err.message} (last answer: ${lastProbe})`);
   });
 
+  // Resident memory with the config applied, before any load: what the worker itself costs.
+  const idle = [nodeA.child.pid!, nodeB.child.pid!].map(procStat);
+  log(`idle RSS a=${r2(idle[0]!.rssMb)} MB b=${r2(idle[1]!.rssMb)} MB`);
+
   // ---- throughput -----------------------------------------------------------------------
   const counter = () => sunk;
   await bulk(sinkOut, 9000, counter, client.ip); // warm-up (JIT, windows)
@@ -692,6 +696,7 @@ try {
       echo_p50_mesh_ms: r2(meshLat.p50),
       hbone_added_p50_ms: r2(meshLat.p50 - directLat.p50),
       ztunnel_vcpu_per_1k_rps_by_node: { a: r2(vcpu[0]!), b: r2(vcpu[1]!) },
+      ztunnel_idle_rss_mb_by_node: { a: Math.round(idle[0]!.rssMb), b: Math.round(idle[1]!.rssMb) },
       ztunnel_rss_mb_by_node: { a: Math.round(after[0]!.rssMb), b: Math.round(after[1]!.rssMb) },
       ztunnel_pss_mb_by_node: { a: Math.round(after[0]!.pssMb), b: Math.round(after[1]!.pssMb) },
       ztunnel_shared_mb_by_node: {

@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { PROTO_INCLUDE_DIRS } from '@shoal/proto';
+import { grpcService } from '@shoal/proto';
 
 export interface CertificateResponseWire {
   spiffeId: string;
@@ -11,19 +10,16 @@ export interface CertificateResponseWire {
 
 let cached: grpc.ServiceClientConstructor | undefined;
 
-/** The generated-at-runtime service definition of shoal.ca.v1.CertificateAuthority. */
+/** The service definition of shoal.ca.v1.CertificateAuthority (from @shoal/proto's schema). */
 export function caService(): grpc.ServiceClientConstructor {
   if (cached) return cached;
-  const def = protoLoader.loadSync('shoal/ca/v1/ca.proto', {
-    includeDirs: [...PROTO_INCLUDE_DIRS],
-    keepCase: false,
-    longs: String,
-    defaults: true,
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    shoal: { ca: { v1: { CertificateAuthority: grpc.ServiceClientConstructor } } };
-  };
-  cached = pkg.shoal.ca.v1.CertificateAuthority;
+  cached = grpc.makeGenericClientConstructor(
+    grpcService('shoal.ca.v1.CertificateAuthority', {
+      longs: String,
+      defaults: true,
+    }) as unknown as grpc.ServiceDefinition,
+    'CertificateAuthority',
+  );
   return cached;
 }
 

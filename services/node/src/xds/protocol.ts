@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { PROTO_INCLUDE_DIRS } from '@shoal/proto';
+import { grpcService } from '@shoal/proto';
 
 export interface AnyWire {
   typeUrl: string;
@@ -27,20 +26,15 @@ let cached: grpc.ServiceClientConstructor | undefined;
 /** envoy.service.discovery.v3.AggregatedDiscoveryService, loaded from the Envoy protos. */
 export function adsService(): grpc.ServiceClientConstructor {
   if (cached) return cached;
-  const def = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
-    includeDirs: [...PROTO_INCLUDE_DIRS],
-    keepCase: false,
-    longs: String,
-    enums: String,
-    defaults: false,
-    oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    envoy: {
-      service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } };
-    };
-  };
-  cached = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
+  cached = grpc.makeGenericClientConstructor(
+    grpcService('envoy.service.discovery.v3.AggregatedDiscoveryService', {
+      longs: String,
+      enums: String,
+      defaults: false,
+      oneofs: true,
+    }) as unknown as grpc.ServiceDefinition,
+    'AggregatedDiscoveryService',
+  );
   return cached;
 }
 
