@@ -125,9 +125,10 @@ const KEPT_FIELD_OPTIONS = new Set(['packed', 'default', 'proto3_optional', 'fea
 
 /**
  * The schema as protobufjs JSON, without doc comments and without options that do not affect
- * encoding. Parsing Envoy's .proto files keeps every comment and every validate rule on the
- * reflection objects: about 5 MB of heap and, with the parser's code and garbage, about 14 MB of
- * RSS in every process that decodes xDS. Loaded from this form, the same types cost a fraction.
+ * encoding (Envoy's validate rules and UDPA annotations are on most fields): 209 KB instead of
+ * 343 KB. Loading it takes about 50 ms where parsing the .proto files takes about 170 ms, in
+ * every process that decodes xDS; with the node's ADS and CA clients built on it instead of a
+ * second @grpc/proto-loader copy, an idle node worker measured 96 MB RSS instead of 100.
  */
 function prune(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(prune);
@@ -298,6 +299,11 @@ export function decodeBundle(bytes: Uint8Array): NodeConfigBundle {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The schema parsed from the .proto files, bypassing every cache (for tests). */
+export function parsedProtoRoot(): protobuf.Root {
+  return parseProtos([...ENVOY_FILES, ...shoalProtoFiles()]);
 }
 
 /**

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TypeUrls, decodeMessage, encodeMessage, toAny } from './index.js';
+import {
+  TypeUrls,
+  decodeMessage,
+  encodeMessage,
+  parsedProtoRoot,
+  protoRoot,
+  toAny,
+} from './index.js';
 
 describe('proto: Envoy v3 types from @grpc/grpc-js-xds', () => {
   it('round-trips a Listener with an HttpConnectionManager typed config', () => {
@@ -33,5 +40,39 @@ describe('proto: Envoy v3 types from @grpc/grpc-js-xds', () => {
       () => encodeMessage(TypeUrls.cluster, { name: 'web', connectTimeout: 'soon' }),
       /invalid type\.googleapis\.com\/envoy\.config\.cluster\.v3\.Cluster/,
     );
+  });
+
+  it('loads the cached, pruned schema with the same wire behaviour as the parsed .proto files', () => {
+    const parsed = parsedProtoRoot();
+    const cached = protoRoot();
+    assert.notEqual(cached, parsed);
+    const cluster = {
+      name: 'outbound|80||web.shop.svc',
+      type: 'EDS',
+      connectTimeout: { seconds: 2, nanos: 500 },
+      edsClusterConfig: { edsConfig: { ads: {} } },
+      circuitBreakers: {
+        thresholds: [{ maxConnections: { value: 10 }, maxRetries: { value: 3 } }],
+      },
+      outlierDetection: { consecutive_5xx: { value: 5 } },
+    };
+    const name = 'envoy.config.cluster.v3.Cluster';
+    const bytes = (r: typeof cached) => {
+      const t = r.lookupType(name);
+      return Buffer.from(t.encode(t.fromObject(cluster)).finish()).toString('hex');
+    };
+    assert.equal(bytes(cached), bytes(parsed), 'same bytes from both schemas');
+    const opts = { longs: String, enums: String, defaults: true, oneofs: true };
+    const back = (r: typeof cached) =>
+      r
+        .lookupType(name)
+        .toObject(r.lookupType(name).decode(Buffer.from(bytes(parsed), 'hex')), opts);
+    assert.deepEqual(back(cached), back(parsed), 'same objects, defaults included');
+    // What the cache leaves out: validation rules and annotations, which only document.
+    assert.deepEqual(parsed.lookupType(name).fields.name!.options, {
+      '(validate.rules).string.min_len': 1,
+    });
+    assert.equal(cached.lookupType(name).fields.name!.options, undefined);
+    assert.equal(cached.lookupType(name).options, undefined);
   });
 });
