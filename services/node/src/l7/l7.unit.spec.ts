@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -11,6 +12,7 @@ import {
 } from '../testing/l7-fixtures.js';
 import { compileL7 } from './compile.js';
 import { RateLimiter } from './filters.js';
+import { LazyRequestView } from './proxy.js';
 import type { PathMatch, RouteAction, VirtualHost } from './model.js';
 import {
   matchRoute,
@@ -257,5 +259,24 @@ describe('waypoint L7 compile and routing (pure)', () => {
     assert.equal(rl.take('k', spec, 999), false);
     assert.equal(rl.take('k', spec, 1000), true);
     assert.equal(rl.take('k', spec, 1001), false);
+  });
+
+  it('gives routes a request view the young-generation GC can free, with the query parsed once', () => {
+    // %HasFastProperties tells dictionary-mode objects apart: an object literal with a getter
+    // closing over the handler is one, and kept whole requests alive into the old generation.
+    setFlagsFromString('--allow-natives-syntax');
+    const fast = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
+    const rv = new LazyRequestView('GET', '/a', '?x=1&y=2', { host: 'h' });
+    assert.equal(fast(rv), true, 'the request view has fast properties');
+    assert.equal(rv.query.get('y'), '2');
+    assert.equal(rv.query, rv.query, 'parsed once');
+    let q: URLSearchParams | undefined;
+    const literal = {
+      path: '/a',
+      get query() {
+        return (q ??= new URLSearchParams(''));
+      },
+    };
+    assert.equal(fast(literal), false, 'the pattern it replaces is dictionary-mode');
   });
 });
