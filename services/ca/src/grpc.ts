@@ -17,7 +17,7 @@ export function caService(): grpc.ServiceClientConstructor {
     grpcService('shoal.ca.v1.CertificateAuthority', {
       longs: String,
       defaults: true,
-    }) as unknown as grpc.ServiceDefinition,
+    }),
     'CertificateAuthority',
   );
   return cached;

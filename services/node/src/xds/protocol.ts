@@ -32,7 +32,7 @@ export function adsService(): grpc.ServiceClientConstructor {
       enums: String,
       defaults: false,
       oneofs: true,
-    }) as unknown as grpc.ServiceDefinition,
+    }),
     'AggregatedDiscoveryService',
   );
   return cached;
