@@ -508,6 +508,9 @@ try {
     ca: caServer.address,
     'trust-bundle': join(dir, 'root.pem'),
     xds: ads.address,
+    // As in production: stats reports go to NATS (the rollout health gates read them).
+    nats: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    'stats-interval': '1s',
   };
   const env = { NODE_LOG_LEVEL: 'error' };
   const nodeA = spawnNode(
