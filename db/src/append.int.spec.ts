@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { tempDatabase, type TempDatabase } from '@shoal/testkit';
+import type pg from 'pg';
 import { PreparedAppend, StreamHeads } from './append.js';
 import { newEventId } from './envelope.js';
-import { EventStore, type NewEvent } from './event-store.js';
+import type { EventStore } from './event-store.js';
+import { type NewEvent } from './event-store.js';
 import { verify } from './hash-chain.js';
-import { migrateDatabase } from './migrate.js';
+import { testStore, type TestStore } from './testing.js';
 
 const meta = { actor: 'test', source: 'spec', cluster: 'c1', observedAt: '2025-01-01T00:00:00Z' };
 const ev = (n: number): NewEvent => ({
@@ -18,20 +18,14 @@ const ev = (n: number): NewEvent => ({
 });
 
 describe('appending batches hashed ahead (PreparedAppend + StreamHeads, real PostgreSQL)', () => {
-  let db: TempDatabase;
-  let pool: pg.Pool;
+  let t: TestStore;
   let store: EventStore;
 
   before(async () => {
-    db = await tempDatabase('shoal_append');
-    await migrateDatabase(db.url);
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    store = new EventStore(pool);
+    t = await testStore('shoal_append');
+    store = t.store;
   });
-  after(async () => {
-    await pool.end();
-    await db.drop();
-  });
+  after(() => t.close());
 
   const data = async (stream: string) =>
     (await store.readStream(stream)).map((e) => [e.streamVersion, e.data.n]);
@@ -55,7 +49,7 @@ describe('appending batches hashed ahead (PreparedAppend + StreamHeads, real Pos
     );
     // Hashed before `second` commits, onto the head `second` will leave.
     const third = new PreparedAppend([{ stream: 'ahead/1', events: [ev(6)] }], heads);
-    const client = await pool.connect();
+    const client = await t.pool.connect();
     try {
       const statements: string[] = [];
       const counting = {

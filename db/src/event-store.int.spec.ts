@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { silentLogger } from '@shoal/common';
-import { sleep, tempDatabase, type TempDatabase } from '@shoal/testkit';
+import { sleep, tempDatabase } from '@shoal/testkit';
 import { newEventId } from './envelope.js';
 import { ConcurrencyConflictError, EventIdConflictError } from './errors.js';
-import { EventStore, START, type NewEvent, type RecordedEvent } from './event-store.js';
+import type { EventStore } from './event-store.js';
+import { START, type NewEvent, type RecordedEvent } from './event-store.js';
 import { migrateDatabase } from './migrate.js';
 import { subscribe } from './subscription.js';
+import { testStore, type TestStore } from './testing.js';
 
 const meta = { actor: 'test', source: 'spec', cluster: 'c1', observedAt: '2025-01-01T00:00:00Z' };
 const ev = (data: Record<string, number | string> = {}, type = 'RolloutStarted'): NewEvent => ({
@@ -19,21 +21,16 @@ const ev = (data: Record<string, number | string> = {}, type = 'RolloutStarted')
 });
 
 describe('EventStore (real PostgreSQL)', () => {
-  let db: TempDatabase;
+  let t: TestStore;
   let pool: pg.Pool;
   let store: EventStore;
 
   before(async () => {
-    db = await tempDatabase('shoal_es');
-    await migrateDatabase(db.url);
-    await migrateDatabase(db.url); // a second start applies nothing
-    pool = new pg.Pool({ connectionString: db.url, max: 12 });
-    store = new EventStore(pool);
+    t = await testStore('shoal_es', { maxConnections: 12 });
+    await migrateDatabase(t.url); // a second start applies nothing
+    ({ pool, store } = t);
   });
-  after(async () => {
-    await pool.end();
-    await db.drop();
-  });
+  after(() => t.close());
 
   it('appends with expected versions and reads a stream back in order', async () => {
     const r1 = await store.append('rollout/a', [ev({ n: 1 }), ev({ n: 2 })], {
@@ -143,7 +140,7 @@ describe('EventStore (real PostgreSQL)', () => {
     const { checkpoint: from } = await drain(store, START);
     const other = await tempDatabase('shoal_es_other');
     const elsewhere = new pg.Client({ connectionString: other.url });
-    const here = new pg.Client({ connectionString: db.url });
+    const here = new pg.Client({ connectionString: t.url });
     await Promise.all([elsewhere.connect(), here.connect()]);
     try {
       await elsewhere.query('begin; create table t (x int); insert into t values (1)');

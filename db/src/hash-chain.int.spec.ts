@@ -1,31 +1,25 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import pg from 'pg';
 import { waitFor } from '@shoal/common';
-import { tempDatabase, type TempDatabase } from '@shoal/testkit';
 import { canonicalJson } from './canonical.js';
 import { newEventId } from './envelope.js';
-import { EventStore, hashEvent, toRecorded } from './event-store.js';
+import type { EventStore } from './event-store.js';
+import { hashEvent, toRecorded } from './event-store.js';
 import { seal, verify } from './hash-chain.js';
-import { migrateDatabase } from './migrate.js';
+import { testStore, type TestStore } from './testing.js';
 
 const meta = { actor: 'test', source: 'spec', cluster: 'c1', observedAt: '2025-01-01T00:00:00Z' };
 
 describe('hash chain: seal and verify (real PostgreSQL)', () => {
-  let db: TempDatabase;
-  let pool: pg.Pool;
+  let t: TestStore;
+  let pool: TestStore['pool'];
   let store: EventStore;
 
   before(async () => {
-    db = await tempDatabase('shoal_hc');
-    await migrateDatabase(db.url);
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    store = new EventStore(pool);
+    t = await testStore('shoal_hc');
+    ({ pool, store } = t);
   });
-  after(async () => {
-    await pool.end();
-    await db.drop();
-  });
+  after(() => t.close());
   beforeEach(async () => {
     // Each case starts from an untampered log of 3 streams x 4 events, with one seal over it.
     await pool.query('alter table events disable trigger user');

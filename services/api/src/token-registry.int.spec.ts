@@ -1,32 +1,30 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import { silentLogger, waitFor } from '@shoal/common';
-import { EventStore, migrateDatabase, newEventId } from '@shoal/db';
-import { tempDatabase, type TempDatabase } from '@shoal/testkit';
+import type { EventStore } from '@shoal/db';
+import { newEventId } from '@shoal/db';
+import { testStore, type TestStore } from '@shoal/db/testing';
 import { mintToken } from './auth.js';
 import { EventTokenRegistry, tokenIssuedEvent, tokenStream } from './token-registry.js';
 
 // The token projection on a real PostgreSQL event store.
 describe('API token registry (event-sourced, real PostgreSQL)', () => {
-  let db: TempDatabase;
+  let t: TestStore;
   let pool: pg.Pool;
   let store: EventStore;
   let registry: EventTokenRegistry;
 
   before(async () => {
-    db = await tempDatabase('shoal_tokens');
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    await migrateDatabase(pool);
-    store = new EventStore(pool);
+    t = await testStore('shoal_tokens');
+    ({ pool, store } = t);
     // A safety poll far longer than the test: only the commit notification can wake it.
     registry = new EventTokenRegistry(pool, silentLogger(), 600_000);
     await registry.start();
   });
   after(async () => {
     await registry?.stop();
-    await pool?.end();
-    await db?.drop();
+    await t?.close();
   });
 
   it('sees a token issued and then revoked by another writer as soon as each is committed', async () => {

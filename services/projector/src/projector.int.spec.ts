@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { silentLogger, waitFor } from '@shoal/common';
-import { EventStore, migrateDatabase, newEventId, resourceStream, type NewEvent } from '@shoal/db';
-import { tempDatabase, type TempDatabase } from '@shoal/testkit';
+import type { EventStore } from '@shoal/db';
+import { newEventId, resourceStream, type NewEvent } from '@shoal/db';
+import { testStore, type TestStore } from '@shoal/db/testing';
 import { projectorConfig } from './config.js';
 import { foldInto, type DesiredState } from './evolve.js';
 import { createProjector } from './projector.js';
@@ -12,27 +13,22 @@ import { createProjector } from './projector.js';
 const meta = { actor: 'test', source: 'spec', cluster: 'east', observedAt: '2025-01-01T00:00:00Z' };
 
 describe('projector (real PostgreSQL)', () => {
-  let db: TempDatabase;
+  let t: TestStore;
   let pool: pg.Pool;
   let store: EventStore;
   const cfg = () =>
     projectorConfig({
-      databaseUrl: db.url,
+      databaseUrl: t.url,
       snapshotEvery: 100,
       batchSize: 40,
       pollInterval: 60_000,
     });
 
   before(async () => {
-    db = await tempDatabase('shoal_proj');
-    await migrateDatabase(db.url);
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    store = new EventStore(pool);
+    t = await testStore('shoal_proj');
+    ({ pool, store } = t);
   });
-  after(async () => {
-    await pool.end();
-    await db.drop();
-  });
+  after(() => t.close());
 
   /** Append `n` upserts/deletes over 15 resources; every 7th event deletes. */
   async function appendEvents(n: number, from: number) {
