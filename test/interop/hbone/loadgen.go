@@ -263,7 +263,9 @@ func runApp() {
 	fail(srv.Serve(listenOrFail()))
 }
 
-func runEcho() {
+// serveConns listens on -listen and runs handle for each accepted connection in its own
+// goroutine, closing the connection when handle returns.
+func serveConns(handle func(c net.Conn)) {
 	ln := listenOrFail()
 	for {
 		c, err := ln.Accept()
@@ -272,10 +274,16 @@ func runEcho() {
 		}
 		go func() {
 			defer c.Close()
-			if t, ok := c.(*net.TCPConn); ok {
-				_ = t.SetNoDelay(true)
-			}
-			_, _ = io.Copy(c, c)
+			handle(c)
 		}()
 	}
+}
+
+func runEcho() {
+	serveConns(func(c net.Conn) {
+		if t, ok := c.(*net.TCPConn); ok {
+			_ = t.SetNoDelay(true)
+		}
+		_, _ = io.Copy(c, c)
+	})
 }

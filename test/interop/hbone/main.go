@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -164,26 +165,18 @@ func runDial() {
 
 func runForward() {
 	d := dialer(nil)
-	ln := listenOrFail()
-	for {
-		c, err := ln.Accept()
+	serveConns(func(c net.Conn) {
+		up, err := d.Dial("tcp", *target)
 		if err != nil {
-			fail(err)
+			emit(map[string]any{"event": "error", "error": err.Error()})
+			return
 		}
-		go func() {
-			defer c.Close()
-			up, err := d.Dial("tcp", *target)
-			if err != nil {
-				emit(map[string]any{"event": "error", "error": err.Error()})
-				return
-			}
-			defer up.Close()
-			done := make(chan struct{}, 2)
-			go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
-			go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
-			<-done
-		}()
-	}
+		defer up.Close()
+		done := make(chan struct{}, 2)
+		go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+		go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+		<-done
+	})
 }
 
 func main() {
