@@ -1,7 +1,13 @@
 import type pg from 'pg';
 import { GENESIS_HASH, canonicalJson, sha256Hex } from './canonical.js';
 import { ConcurrencyConflictError, EventIdConflictError, type ExpectedVersion } from './errors.js';
-import type { AppendRequest, AppendResult, HashedFields, NewEvent } from './event-store.js';
+import type {
+  AppendRequest,
+  AppendResult,
+  EventRow,
+  HashedFields,
+  NewEvent,
+} from './event-store.js';
 
 // The append path of the event store. Its CPU work (encoding, numbering, hashing, writing the
 // insert's JSON) is done in a PreparedAppend, which needs no database: an appender that knows
@@ -442,15 +448,12 @@ async function storedEvents(
   c: Queryable,
   ids: readonly string[],
 ): Promise<Map<string, { position: number; stream: string; content: string }>> {
-  const res = await c.query<{
-    position: string;
-    stream: string;
-    event_id: string;
-    type: string;
-    data: Record<string, never>;
-    metadata: Record<string, never>;
-    schema_version: number;
-  }>(
+  const res = await c.query<
+    Pick<
+      EventRow,
+      'position' | 'stream' | 'event_id' | 'type' | 'data' | 'metadata' | 'schema_version'
+    >
+  >(
     `select position, stream, event_id, type, data, metadata, schema_version
      from events where event_id = any($1::uuid[])`,
     [ids],

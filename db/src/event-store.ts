@@ -84,7 +84,8 @@ export type HashedFields = Pick<
 const COLUMNS = `position, stream, stream_version, event_id, type, data, metadata, schema_version,
   recorded_at, transaction_id::text as transaction_id, hash, prev_hash`;
 
-interface EventRow {
+/** A row of `events` as pg returns it (see COLUMNS). */
+export interface EventRow {
   position: string;
   stream: string;
   stream_version: string;
