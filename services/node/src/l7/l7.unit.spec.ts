@@ -12,7 +12,7 @@ import {
 } from '../testing/l7-fixtures.js';
 import { compileL7 } from './compile.js';
 import { RateLimiter } from './filters.js';
-import { LazyRequestView } from './proxy.js';
+import { requestView } from './proxy.js';
 import type { PathMatch, RouteAction, VirtualHost } from './model.js';
 import {
   matchRoute,
@@ -266,8 +266,10 @@ describe('waypoint L7 compile and routing (pure)', () => {
     // closing over the handler is one, and kept whole requests alive into the old generation.
     setFlagsFromString('--allow-natives-syntax');
     const fast = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
-    const rv = new LazyRequestView('GET', '/a', '?x=1&y=2', { host: 'h' });
+    const rv = requestView('GET', '/a?x=1&y=2', { host: 'h' });
     assert.equal(fast(rv), true, 'the request view has fast properties');
+    assert.equal(rv.path, '/a');
+    assert.equal(rv.search, '?x=1&y=2');
     assert.equal(rv.query.get('y'), '2');
     assert.equal(rv.query, rv.query, 'parsed once');
     let q: URLSearchParams | undefined;

@@ -150,7 +150,8 @@ function reply(res: Res, status: number, headers: Headers, body: string): void {
 }
 
 /**
- * What routes and filters see of a request; the query is parsed only when one looks at it.
+ * What routes and filters see of a request: path and query string split once, the query parsed
+ * only when one looks at it.
  *
  * A class, not an object literal with a `get query()` closing over the handler's scope. V8
  * makes such a literal a dictionary-mode object, and the young-generation GC did not free its
@@ -160,17 +161,32 @@ function reply(res: Res, status: number, headers: Headers, body: string): void {
  * pauses of 1-2.5 ms; with this class, 43 KB and 0.6 ms. (A standalone repro: 3.8 MB promoted
  * per scavenge with the literal, none with a class.)
  */
-export class LazyRequestView implements RequestView {
+class LazyRequestView implements RequestView {
   private parsed: URLSearchParams | undefined;
+  readonly path: string;
+  /** The query string with its `?`, or empty. */
+  readonly search: string;
   constructor(
     readonly method: string,
-    readonly path: string,
-    private readonly search: string,
+    url: string,
     readonly headers: Headers,
-  ) {}
+  ) {
+    const qi = url.indexOf('?');
+    this.path = qi < 0 ? url : url.slice(0, qi);
+    this.search = qi < 0 ? '' : url.slice(qi);
+  }
   get query(): URLSearchParams {
     return (this.parsed ??= new URLSearchParams(this.search));
   }
+}
+
+/** The view of a request that routes and filters match on (see LazyRequestView). */
+export function requestView(
+  method: string,
+  url: string,
+  headers: Headers,
+): RequestView & { readonly search: string } {
+  return new LazyRequestView(method, url, headers);
 }
 
 export function handleRequest(
@@ -190,13 +206,10 @@ export function handleRequest(
     if (!res.writableFinished) deps.stats.connection(conn.role, service, 'reset');
   });
   req.on('error', () => undefined);
-  const url = req.url ?? '/';
-  const qi = url.indexOf('?');
-  const path = qi < 0 ? url : url.slice(0, qi);
-  const search = qi < 0 ? '' : url.slice(qi);
   const headers = req.headers as Headers;
   const host = String((h2 ? headers[':authority'] : headers.host) ?? conn.authority);
-  const rv = new LazyRequestView(req.method ?? 'GET', path, search, headers);
+  const rv = requestView(req.method ?? 'GET', req.url ?? '/', headers);
+  const { path, search } = rv;
   if (!view.listener || !view.routes)
     return reply(res, 503, {}, `no L7 config for this ${conn.role} yet\n`);
   const gateway = conn.role === 'gateway';
