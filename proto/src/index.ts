@@ -184,6 +184,11 @@ function schemaKey(shoalFiles: readonly string[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** Where the pruned schema of the protos on disk now is (or will be) cached. */
+export function schemaCacheFile(shoalFiles: readonly string[] = shoalProtoFiles()): string {
+  return join(DESCRIPTOR_CACHE, `proto-${schemaKey(shoalFiles)}.json`);
+}
+
 /**
  * A protobufjs Root holding the Envoy xDS types and all of Shoal's own messages (cached in the
  * process, and on disk in its pruned JSON form, keyed by content, so later processes skip
@@ -192,7 +197,7 @@ function schemaKey(shoalFiles: readonly string[]): string {
 export function protoRoot(): protobuf.Root {
   if (cached) return cached;
   const shoalFiles = shoalProtoFiles();
-  const file = join(DESCRIPTOR_CACHE, `proto-${schemaKey(shoalFiles)}.json`);
+  const file = schemaCacheFile(shoalFiles);
   let json: protobuf.INamespace | undefined;
   try {
     json = JSON.parse(readFileSync(file, 'utf8')) as protobuf.INamespace;

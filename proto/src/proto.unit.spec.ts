@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   TypeUrls,
@@ -6,6 +7,7 @@ import {
   encodeMessage,
   parsedProtoRoot,
   protoRoot,
+  schemaCacheFile,
   toAny,
 } from './index.js';
 
@@ -45,6 +47,10 @@ describe('proto: Envoy v3 types from @grpc/grpc-js-xds', () => {
   it('loads the cached, pruned schema with the same wire behaviour as the parsed .proto files', () => {
     const parsed = parsedProtoRoot();
     const cached = protoRoot();
+    assert.ok(
+      existsSync(schemaCacheFile()),
+      'the pruned schema is kept on disk for the next process',
+    );
     assert.notEqual(cached, parsed);
     const cluster = {
       name: 'outbound|80||web.shop.svc',
