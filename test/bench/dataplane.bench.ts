@@ -3,18 +3,20 @@
  *
  * - hbone_gbps: client → node a (ztunnel outbound) → HBONE → node b (inbound) → sink.
  *   Baselines, same run, same topology: tls_tunnel_gbps (two Node relay processes, mutual TLS,
- *   no HTTP/2), go_hbone_gbps (Istio's Go HBONE forward + server), direct_tcp_gbps.
+ *   no HTTP/2), go_hbone_gbps (Istio's Go HBONE forward + server), direct_tcp_gbps. Each is
+ *   the median of ROUNDS interleaved rounds.
  * - hbone_added_p99_ms: p99 of 1 KiB echoes at 1,000/s through both ztunnels minus direct,
  *   the median of ROUNDS paired rounds.
  * - ztunnel_vcpu_per_1k_rps / ztunnel_rss_mb: the busier ztunnel process during those rounds
- *   (vCPU: median of the rounds; RSS: the highest seen).
+ *   (vCPU: median of the rounds; RSS: the highest seen). Baseline in the same rounds: the TLS
+ *   relay pair at the same load (context.tls_relay_*), the floor for a tunnel in Node.
  * - waypoint_rps_1000_routes / waypoint_p99_ms_1000_routes: HTTP through a waypoint with 1,000
  *   routes (client → node a → waypoint on node b → destination back on node a, so both
  *   waypoint hops are HBONE): max rps, p99 at 2,000 rps (median of ROUNDS rounds).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,7 +31,7 @@ import {
   generateKeyPair,
 } from '@shoal/ca';
 import { freePort, silentLogger, waitFor } from '@shoal/common';
-import { outboundAddress } from '@shoal/node';
+import { NODE_WORKER_V8_FLAGS, outboundAddress } from '@shoal/node';
 import { TypeUrls } from '@shoal/proto';
 import { FakeAdsServer } from '../../services/node/src/testing/fake-ads-server.js';
 import {
@@ -355,6 +357,20 @@ async function nodeHttpLoad(
   };
 }
 
+/**
+ * tls-relay.ts as plain JavaScript in `dir`: the relays run on bare `node` with the workers' V8
+ * flags, as the workers do, so their CPU and memory are a like-for-like floor (under tsx they
+ * would carry its loader's second isolate).
+ */
+async function relayScript(dir: string): Promise<string> {
+  const { transform } = await import('esbuild');
+  const src = await readFile(join(import.meta.dirname, 'tls-relay.ts'), 'utf8');
+  const { code } = await transform(src, { loader: 'ts', format: 'esm', target: 'node20' });
+  const out = join(dir, 'tls-relay.mjs');
+  await writeFile(out, code);
+  return out;
+}
+
 function startChild(cmd: string, args: string[]): Promise<{ child: ChildProcess; line: string }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
@@ -577,36 +593,30 @@ try {
   log(`idle RSS a=${r2(idle[0]!.rssMb)} MB b=${r2(idle[1]!.rssMb)} MB`);
 
   // ---- throughput -----------------------------------------------------------------------
+  // Every path is set up first, then measured in ROUNDS interleaved rounds (hbone, tls, go,
+  // direct): one run per path made the ratios drift with whatever else the VM did meanwhile.
   const counter = () => sunk;
-  await bulk(sinkOut, 9000, counter, client.ip); // warm-up (JIT, windows)
-  const direct_tcp_gbps = await bulk(sink.ip, 9000, counter);
-  const hbone_gbps = await bulk(sinkOut, 9000, counter, client.ip);
-  log(`direct ${r2(direct_tcp_gbps)} Gbit/s, hbone ${r2(hbone_gbps)} Gbit/s`);
-
   const cCert = await issue(`spiffe://${TD}/ns/${NS}/sa/client`);
   const sCert = await issue(`spiffe://${TD}/ns/${NS}/sa/sink`);
-  const relay = async (
-    mode: 'in' | 'out',
-    listenAt: string,
-    target: string,
-    c: { cert: string; key: string },
-  ) => {
-    const { child, line } = await startChild(process.execPath, [
-      '--import',
-      'tsx',
-      join(import.meta.dirname, 'tls-relay.ts'),
-      JSON.stringify({ mode, listen: listenAt, target, ...c, ca: ca.rootPem }),
-    ]);
-    children.push(child);
-    return Number(line.split(' ')[1]);
+  const relayJs = await relayScript(dir);
+  const relays: ChildProcess[] = [];
+  /** A pair of TLS relays (client side on 127.0.24.1, server side on 127.0.24.2) to `target`. */
+  const relayPair = async (target: string): Promise<number> => {
+    const start = async (mode: 'in' | 'out', listenAt: string, to: string, c: typeof cCert) => {
+      const { child, line } = await startChild(process.execPath, [
+        ...NODE_WORKER_V8_FLAGS,
+        relayJs,
+        JSON.stringify({ mode, listen: listenAt, target: to, ...c, ca: ca.rootPem }),
+      ]);
+      relays.push(child);
+      return Number(line.split(' ')[1]);
+    };
+    const inPort = await start('in', '127.0.24.2:0', target, sCert);
+    return start('out', '127.0.24.1:0', `127.0.24.2:${inPort}`, cCert);
   };
-  const inPort = await relay('in', '127.0.24.2:0', `${sink.ip}:9000`, sCert);
-  const outPort = await relay('out', '127.0.24.1:0', `127.0.24.2:${inPort}`, cCert);
-  await bulk('127.0.24.1', outPort, counter);
-  const tls_tunnel_gbps = await bulk('127.0.24.1', outPort, counter);
-  log(`tls tunnel ${r2(tls_tunnel_gbps)} Gbit/s`);
+  const tlsPort = await relayPair(`${sink.ip}:9000`);
 
-  let go_hbone_gbps: number | null = null;
+  let goPort: number | null = null;
   try {
     const bin =
       goBin ??
@@ -639,39 +649,79 @@ try {
       ...flags('client', 'sink'),
     ]);
     children.push(fwd.child);
-    const fwdPort = Number((JSON.parse(fwd.line) as { addr: string }).addr.split(':').pop());
-    await bulk('127.0.24.1', fwdPort, counter);
-    go_hbone_gbps = await bulk('127.0.24.1', fwdPort, counter);
-    log(`go hbone ${r2(go_hbone_gbps)} Gbit/s`);
+    goPort = Number((JSON.parse(fwd.line) as { addr: string }).addr.split(':').pop());
   } catch (err) {
     log(`go_hbone_gbps skipped: ${(err as Error).message}`);
   }
-  for (const c of children.splice(0)) c.kill('SIGKILL');
+  const paths: Record<string, () => Promise<number>> = {
+    hbone: () => bulk(sinkOut, 9000, counter, client.ip),
+    tls: () => bulk('127.0.24.1', tlsPort, counter),
+    ...(goPort === null ? {} : { go: () => bulk('127.0.24.1', goPort!, counter) }),
+    direct: () => bulk(sink.ip, 9000, counter),
+  };
+  for (const run of Object.values(paths)) await run(); // warm-up (JIT, windows, pools)
+  const bulkRounds: Record<string, number>[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const got: Record<string, number> = {};
+    for (const [name, run] of Object.entries(paths)) got[name] = await run();
+    bulkRounds.push(got);
+    log(
+      `bulk round ${r + 1}: ${Object.entries(got)
+        .map(([k, v]) => `${k} ${r2(v)}`)
+        .join(', ')} Gbit/s`,
+    );
+  }
+  const gbps = (name: string) => median(bulkRounds.map((x) => x[name]!));
+  const hbone_gbps = gbps('hbone');
+  const tls_tunnel_gbps = gbps('tls');
+  const go_hbone_gbps = goPort === null ? null : gbps('go');
+  const direct_tcp_gbps = gbps('direct');
+  for (const c of [...children.splice(0), ...relays.splice(0)]) c.kill('SIGKILL');
 
   // ---- latency, CPU, memory at 1,000 req/s --------------------------------------------------
-  // ROUNDS paired rounds (direct, then through the mesh), reported as medians: on a shared
-  // 2-vCPU machine one round's tail swings by 2x, and a single round made verdicts flip.
+  // ROUNDS rounds (direct, through the mesh, through the TLS relays), reported as medians: on a
+  // shared 2-vCPU machine one round's tail swings by 2x, and a single round made verdicts flip.
+  // The TLS relay pair is the floor for any Node tunnel at this load: two Node processes with
+  // the same V8 flags that relay plain mutual TLS and load nothing else.
+  const relayEchoPort = await relayPair(`${sink.ip}:9001`);
   await echoLoad(sinkOut, 9001, 1000, 1, client.ip); // warm-up
+  await echoLoad('127.0.24.1', relayEchoPort, 1000, 1);
   const pids = [nodeA.child.pid!, nodeB.child.pid!];
+  const relayPids = relays.map((c) => c.pid!);
+  const relayIdle = relayPids.map(procStat);
+  const measured = async (ps: number[], run: () => Promise<LoadResult>) => {
+    const before = ps.map(procStat);
+    const t0 = performance.now();
+    const res = await run();
+    const wall = (performance.now() - t0) / 1000;
+    const after = ps.map(procStat);
+    const vcpu = after.map(
+      (a, i) => (a.cpuSecs - before[i]!.cpuSecs) / wall / (res.n / wall / 1000),
+    );
+    return { res, vcpu, after };
+  };
   const rounds: {
     direct: LoadResult;
     mesh: LoadResult;
     vcpu: number[];
+    relayVcpu: number[];
     after: ReturnType<typeof procStat>[];
+    relayAfter: ReturnType<typeof procStat>[];
   }[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const direct = await echoLoad(sink.ip, 9001, 1000, 5);
-    const before = pids.map(procStat);
-    const t0 = performance.now();
-    const mesh = await echoLoad(sinkOut, 9001, 1000, 5, client.ip);
-    const wall = (performance.now() - t0) / 1000;
-    const after = pids.map(procStat);
-    const vcpu = after.map(
-      (a, i) => (a.cpuSecs - before[i]!.cpuSecs) / wall / (mesh.n / wall / 1000),
-    );
-    rounds.push({ direct, mesh, vcpu, after });
+    const mesh = await measured(pids, () => echoLoad(sinkOut, 9001, 1000, 5, client.ip));
+    const relay = await measured(relayPids, () => echoLoad('127.0.24.1', relayEchoPort, 1000, 5));
+    rounds.push({
+      direct,
+      mesh: mesh.res,
+      vcpu: mesh.vcpu,
+      relayVcpu: relay.vcpu,
+      after: mesh.after,
+      relayAfter: relay.after,
+    });
     log(
-      `echo round ${r + 1}: p50 direct ${r2(direct.p50)} ms, mesh ${r2(mesh.p50)} ms; p99 direct ${r2(direct.p99)} ms, mesh ${r2(mesh.p99)} ms; vCPU per 1k rps a=${r2(vcpu[0]!)} b=${r2(vcpu[1]!)}`,
+      `echo round ${r + 1}: p50 direct ${r2(direct.p50)} ms, mesh ${r2(mesh.res.p50)} ms; p99 direct ${r2(direct.p99)} ms, mesh ${r2(mesh.res.p99)} ms; vCPU per 1k rps a=${r2(mesh.vcpu[0]!)} b=${r2(mesh.vcpu[1]!)}, tls relay ${r2(Math.max(...relay.vcpu))}`,
     );
   }
   const addedP99 = rounds.map((x) => x.mesh.p99 - x.direct.p99);
@@ -679,6 +729,9 @@ try {
   const ztunnel_vcpu_per_1k_rps = median(rounds.map((x) => Math.max(...x.vcpu)));
   const after = rounds.at(-1)!.after;
   const ztunnel_rss_mb = Math.max(...rounds.flatMap((x) => x.after.map((a) => a.rssMb)));
+  const relay_vcpu = median(rounds.map((x) => Math.max(...x.relayVcpu)));
+  const relay_rss_mb = Math.max(...rounds.flatMap((x) => x.relayAfter.map((a) => a.rssMb)));
+  for (const c of relays.splice(0)) c.kill('SIGKILL');
 
   // ---- waypoint with 1,000 routes ---------------------------------------------------------
   const target = { host: webOut, port: 80, hostHeader: WEB };
@@ -720,6 +773,19 @@ try {
       echo_p50_direct_ms_by_round: rounds.map((x) => r2(x.direct.p50)),
       echo_p50_mesh_ms_by_round: rounds.map((x) => r2(x.mesh.p50)),
       hbone_added_p50_ms: r2(median(rounds.map((x) => x.mesh.p50 - x.direct.p50))),
+      // Paired by round, so a slow moment of the VM moves both sides of a ratio together.
+      hbone_over_tls_by_round: bulkRounds.map((x) => r2(x.hbone! / x.tls!)),
+      hbone_over_go_by_round: bulkRounds.map((x) => (x.go ? r2(x.hbone! / x.go) : null)),
+      bulk_gbps_by_round: bulkRounds.map((x) =>
+        Object.fromEntries(Object.entries(x).map(([k, v]) => [k, r2(v)])),
+      ),
+      // Two Node processes relaying plain mutual TLS (no HTTP/2, nothing else loaded), at the
+      // same 1,000 echoes/s: what any Node tunnel costs, measured beside the ztunnels. (Their
+      // latency is not a floor: a relay handshakes per client connection, HBONE pools.)
+      tls_relay_vcpu_per_1k_rps: r2(relay_vcpu),
+      tls_relay_rss_mb: Math.round(relay_rss_mb),
+      tls_relay_idle_rss_mb: Math.round(Math.max(...relayIdle.map((x) => x.rssMb))),
+      tls_relay_vcpu_per_1k_rps_by_round: rounds.map((x) => r2(Math.max(...x.relayVcpu))),
       ztunnel_vcpu_per_1k_rps_by_round: rounds.map((x) => ({
         a: r2(x.vcpu[0]!),
         b: r2(x.vcpu[1]!),
@@ -758,6 +824,14 @@ try {
   ratio('ztunnel_vcpu_per_1k_rps', ztunnel_vcpu_per_1k_rps, TARGETS.vcpu, false);
   ratio('ztunnel_rss_mb', ztunnel_rss_mb, TARGETS.rssMb, false);
   ratio('waypoint_p99_ms_1000_routes', paced.p99, TARGETS.wpP99Ms, false);
+  log('');
+  log('against the plain-TLS Node relay at the same 1,000 echoes/s (context, no target):');
+  log(
+    `  vCPU ${r2(ztunnel_vcpu_per_1k_rps)} vs ${r2(relay_vcpu)} (${r2(ztunnel_vcpu_per_1k_rps / relay_vcpu)}x)`,
+  );
+  log(
+    `  RSS ${Math.round(ztunnel_rss_mb)} MB vs ${Math.round(relay_rss_mb)} MB (${r2(ztunnel_rss_mb / relay_rss_mb)}x)`,
+  );
   const out = join(import.meta.dirname, 'results');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'dataplane.json'), JSON.stringify(result, null, 2) + '\n');

@@ -17,6 +17,9 @@ const c = JSON.parse(process.argv[2] ?? '{}') as {
 const [lh, lp] = c.listen.split(':') as [string, string];
 const [th, tp] = c.target.split(':') as [string, string];
 const join = (a: net.Socket, b: net.Socket) => {
+  // As the ztunnels do: small writes go out at once (Nagle would hold an echo for an ACK).
+  a.setNoDelay(true);
+  b.setNoDelay(true);
   a.pipe(b).pipe(a);
   a.on('error', () => b.destroy());
   b.on('error', () => a.destroy());

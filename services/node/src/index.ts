@@ -1,5 +1,5 @@
 export { startNode, type NodeConfig, type RunningNode } from './node.js';
-export { nodeWorkerArgs } from './bundle.js';
+export { NODE_WORKER_V8_FLAGS, nodeWorkerArgs } from './bundle.js';
 export * from './actors/index.js';
 export { HboneClient, type TunnelRequest } from './hbone/client.js';
 export { HboneListener, type InboundConnect } from './hbone/server.js';
