@@ -739,18 +739,25 @@ try {
   const max = await httpLoad(target, 5, { concurrency: 32, from: client.ip });
   // Steady state, as Nighthawk-style benchmarks report: the first second opens the connections
   // (client → node a → waypoint → upstream) and is reported apart.
+  // CPU per 1,000 requests of each node in these rounds: b hosts the waypoint, a the client's
+  // and the destination's ztunnel (both HBONE hops of the sandwich).
   const pacedRounds: LoadResult[] = [];
-  for (let r = 0; r < ROUNDS; r++)
-    pacedRounds.push(
-      await httpLoad(target, 6, { concurrency: 64, rps: 2000, from: client.ip, warmupSecs: 1 }),
+  const pacedVcpu: number[][] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const m = await measured(pids, () =>
+      httpLoad(target, 6, { concurrency: 64, rps: 2000, from: client.ip, warmupSecs: 1 }),
     );
+    pacedRounds.push(m.res);
+    pacedVcpu.push(m.vcpu);
+  }
+  const waypoint_vcpu = median(pacedVcpu.map((v) => v[1]!));
   // The round with the median p99 is the one reported.
   const paced = [...pacedRounds].sort((x, y) => x.p99 - y.p99)[Math.floor(ROUNDS / 2)]!;
   const directHttp = await httpLoad({ host: web.ip, port: 8080, hostHeader: WEB }, 3, {
     concurrency: 32,
   });
   log(
-    `waypoint max ${Math.round(max.rps)} rps (errors ${max.errors}); at 2000 rps p50 ${r2(paced.p50)} p99 ${r2(paced.p99)} ms (rounds ${pacedRounds.map((x) => r2(x.p99)).join(', ')}) (first second p99 ${r2(paced.warmupP99)} ms, errors ${paced.errors}); direct http ${Math.round(directHttp.rps)} rps`,
+    `waypoint max ${Math.round(max.rps)} rps (errors ${max.errors}); at 2000 rps p50 ${r2(paced.p50)} p99 ${r2(paced.p99)} ms (rounds ${pacedRounds.map((x) => r2(x.p99)).join(', ')}) (first second p99 ${r2(paced.warmupP99)} ms, errors ${paced.errors}); vCPU per 1k rps waypoint node ${r2(waypoint_vcpu)}; direct http ${Math.round(directHttp.rps)} rps`,
   );
 
   const result = {
@@ -798,6 +805,8 @@ try {
         b: Math.round(after[1]!.sharedMb),
       },
       waypoint_p99_ms_by_round: pacedRounds.map((x) => r2(x.p99)),
+      waypoint_vcpu_per_1k_rps: r2(waypoint_vcpu),
+      waypoint_vcpu_per_1k_rps_by_round: pacedVcpu.map((v) => ({ a: r2(v[0]!), b: r2(v[1]!) })),
       waypoint_achieved_rps_at_2000: Math.round(paced.rps),
       waypoint_p50_ms_at_2000: r2(paced.p50),
       waypoint_p99_ms_first_second_connection_setup: r2(paced.warmupP99),

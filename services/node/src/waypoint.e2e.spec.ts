@@ -93,7 +93,7 @@ const sha = (p: string) => createHash('sha1').update(p).digest('base64');
 interface Answer {
   status: number;
   headers: http.IncomingHttpHeaders;
-  json: { who?: string; url?: string; headers?: Record<string, string> };
+  json: { who?: string; url?: string; headers?: Record<string, string>; body?: string };
 }
 
 /** An HTTP/1.1 request from a workload IP to a service's outbound address on node a. */
@@ -102,6 +102,7 @@ function request(
   path: string,
   headers: Record<string, string> = {},
   agent?: http.Agent,
+  send?: { method: string; body: string[] },
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const r = http.request(
@@ -109,6 +110,7 @@ function request(
         host: outboundAddress(113, `${NS}/${WEB}`),
         port: 80,
         path,
+        method: send?.method ?? 'GET',
         localAddress: from,
         headers: { host: WEB, ...headers },
         agent: agent ?? false,
@@ -128,6 +130,7 @@ function request(
       },
     );
     r.on('error', reject);
+    for (const chunk of send?.body ?? []) r.write(chunk);
     r.end();
   });
 }
@@ -422,12 +425,13 @@ describe('waypoint L7 through HBONE (e2e, fake ADS server)', () => {
     for (const w of [web1, web2]) {
       const srv = http.createServer((req, res) => {
         hits.set(w.name, [...(hits.get(w.name) ?? []), `${req.headers.host} ${req.url}`]);
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d.toString()));
         const reply = () => {
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ who: w.name, url: req.url, headers: req.headers }));
+          res.end(JSON.stringify({ who: w.name, url: req.url, headers: req.headers, body }));
         };
-        if (req.url?.startsWith('/slow')) setTimeout(reply, 2000);
-        else reply();
+        req.once('end', () => (req.url?.startsWith('/slow') ? setTimeout(reply, 2000) : reply()));
       });
       await new Promise<void>((r) => srv.listen(8080, w.ip, () => r()));
       servers.push(srv);
@@ -527,6 +531,51 @@ describe('waypoint L7 through HBONE (e2e, fake ADS server)', () => {
     assert.equal(rd.headers.location, 'http://example.org/new');
     assert.equal((await request(client.ip, '/slow')).status, 504, 'route timeout');
     assert.equal((await request(client.ip, '/admin')).status, 403, 'RBAC DENY at the listener');
+  });
+
+  it('forwards request bodies as the client framed them, and none for a GET', async () => {
+    // web-1 is reached in process beside the waypoint, web-2 (x-canary) over HBONE.
+    for (const [canary, who] of [
+      [{}, 'web-1'],
+      [{ 'x-canary': 'yes' }, 'web-2'],
+    ] as const) {
+      const get = await request(client.ip, '/q', canary);
+      assert.equal(get.json.who, who);
+      assert.equal(get.json.body, '');
+      assert.equal(get.json.headers?.['content-length'], undefined, `${who}: GET has no body`);
+      assert.equal(get.json.headers?.['transfer-encoding'], undefined);
+      const sized = await request(
+        client.ip,
+        '/q',
+        { ...canary, 'content-length': '11' },
+        undefined,
+        { method: 'POST', body: ['hello', ' world'] },
+      );
+      assert.equal(sized.json.body, 'hello world', `${who}: Content-Length body`);
+      assert.equal(sized.json.headers?.['content-length'], '11');
+      const chunked = await request(client.ip, '/q', canary, undefined, {
+        method: 'POST',
+        body: ['chunk-1;', 'chunk-2'],
+      });
+      assert.equal(chunked.json.body, 'chunk-1;chunk-2', `${who}: chunked body`);
+      assert.equal(chunked.json.headers?.['transfer-encoding'], 'chunked');
+      const empty = await request(
+        client.ip,
+        '/q',
+        { ...canary, 'content-length': '0' },
+        undefined,
+        {
+          method: 'POST',
+          body: [],
+        },
+      );
+      assert.equal(empty.json.body, '');
+      assert.equal(
+        empty.json.headers?.['content-length'],
+        '0',
+        `${who}: empty POST keeps its length`,
+      );
+    }
   });
 
   it('validates JWTs against the inline JWKS and passes claims on', async () => {

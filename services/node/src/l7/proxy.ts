@@ -126,6 +126,28 @@ function edgeHeaders(h: Headers, conn: ConnInfo): Headers {
   return h;
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A request that carries no body: HTTP/1.1 with neither Content-Length (other than 0) nor
+ * Transfer-Encoding (RFC 9112 6.3), or HTTP/2 whose HEADERS frame ended the stream. Sent on as
+ * an empty buffer, it reaches an HTTP/2 upstream framed as the client framed it (END_STREAM on
+ * HEADERS; piping the empty stream sent HEADERS and then an empty DATA frame) and skips a
+ * stream pipe. The pipe's cost was not measurable in the dataplane bench (waypoint node 0.34
+ * and 0.35 vCPU per 1k req/s with this, 0.32 and 0.35 without, in interleaved runs).
+ */
+export function bodiless(req: Req, h2: boolean): boolean {
+  if (h2) return (req as Http2ServerRequest).stream.endAfterHeaders;
+  const h = req.headers;
+  return h['transfer-encoding'] === undefined && (h['content-length'] ?? '0') === '0';
+}
+
+/** Let the (empty) request end, as a pipe would have, so the connection moves on. */
+function noBody(req: Req): Buffer {
+  req.resume();
+  return EMPTY;
+}
+
 function readBody(req: Req): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -331,7 +353,7 @@ async function forward(
   up: { method: string; path: string; authority: string; headers: Headers },
 ): Promise<UpstreamResponse> {
   const buffered = a.retry !== undefined || a.mirrors.length > 0;
-  const body = buffered ? await readBody(req) : req;
+  const body = bodiless(req, h2) ? noBody(req) : buffered ? await readBody(req) : req;
   for (const m of a.mirrors) {
     const ep = Math.random() < m.fraction ? endpointFor(view, m.cluster) : undefined;
     if (!ep) continue;

@@ -216,7 +216,7 @@ export class Upstreams {
         if (err instanceof UpstreamFailure) return reject(err);
         reject(new UpstreamFailure(connected ? 'reset' : 'connect', err.message, { cause: err }));
       });
-      if (Buffer.isBuffer(req.body)) r.end(req.body);
+      if (Buffer.isBuffer(req.body)) r.end(req.body.length > 0 ? req.body : undefined);
       else req.body.pipe(r);
     });
   }
@@ -236,13 +236,18 @@ export class Upstreams {
     }
     return new Promise((resolve, reject) => {
       let trailers: Headers | undefined;
-      const s = session.request({
-        ...req.headers,
-        ':method': req.method,
-        ':path': req.path,
-        ':authority': req.authority,
-        ':scheme': 'http',
-      });
+      const empty = Buffer.isBuffer(req.body) && req.body.length === 0;
+      const s = session.request(
+        {
+          ...req.headers,
+          ':method': req.method,
+          ':path': req.path,
+          ':authority': req.authority,
+          ':scheme': 'http',
+        },
+        // No body: END_STREAM on the HEADERS frame, as the client sent it.
+        { endStream: empty },
+      );
       const timer = setTimeout(() => {
         s.close(http2.constants.NGHTTP2_CANCEL);
         reject(new UpstreamFailure('timeout', `no response within ${timeoutMs} ms`));
@@ -268,6 +273,7 @@ export class Upstreams {
         clearTimeout(timer);
         reject(new UpstreamFailure('reset', `stream closed (code ${s.rstCode})`));
       });
+      if (empty) return;
       if (Buffer.isBuffer(req.body)) s.end(req.body);
       else req.body.pipe(s);
     });
