@@ -22,21 +22,13 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import {
-  CaServer,
-  CertificateAuthority,
-  InMemoryJoinTokens,
-  InMemoryWorkloadRegistry,
-  createCsr,
-  generateKeyPair,
-} from '@shoal/ca';
-import { freePort, silentLogger, waitFor } from '@shoal/common';
+import { freePort, waitFor } from '@shoal/common';
 import { NODE_WORKER_V8_FLAGS, outboundAddress } from '@shoal/node';
 import { TypeUrls } from '@shoal/proto';
-import { FakeAdsServer } from '../../services/node/src/testing/fake-ads-server.js';
 import {
   serviceResource,
   spawnNode,
+  startControl,
   workloadResource,
   type WorkloadSpec,
 } from '../../services/node/src/testing/fixtures.js';
@@ -394,39 +386,14 @@ const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-dp-'));
 const children: ChildProcess[] = [];
 const closers: (() => unknown)[] = [];
 try {
-  const ca = await CertificateAuthority.loadOrCreate(join(dir, 'ca'), TD);
-  await writeFile(join(dir, 'root.pem'), ca.rootPem);
-  const issue = async (id: string) => {
-    const k = await generateKeyPair();
-    const c = await ca.sign(await createCsr(k.keys, 'x'), id, 3600_000);
-    return { cert: c.certChainPem.join(''), key: k.keyPem };
-  };
-  const registry = new InMemoryWorkloadRegistry();
-  registry.set({ cluster: C, node: 'a' }, [client, web]);
-  registry.set({ cluster: C, node: 'b' }, [sink, waypoint]);
-  const tokens = new InMemoryJoinTokens();
-  tokens.add('tok-a', { cluster: C, node: 'a' });
-  tokens.add('tok-b', { cluster: C, node: 'b' });
-  const caServer = new CaServer({
-    ca,
-    registry,
-    joinTokens: tokens,
-    host: '127.0.0.1',
-    port: 0,
-    nodeCertTtlMs: 3600_000,
-    workloadCertTtlMs: 3600_000,
-    logger: silentLogger(),
+  const control = await startControl({
+    dir,
+    trustDomain: TD,
+    cluster: C,
+    nodes: { a: [client, web], b: [sink, waypoint] },
   });
-  await caServer.start();
-  closers.push(() => caServer.close());
-  const xdsCert = await issue(`spiffe://${TD}/shoal/xds`);
-  const ads = new FakeAdsServer({
-    rootPem: ca.rootPem,
-    certPem: xdsCert.cert,
-    keyPem: xdsCert.key,
-  });
-  await ads.start();
-  closers.push(() => ads.close());
+  closers.push(() => control.close());
+  const { ca, ads, issue } = control;
 
   // Servers: a byte sink, a 1 KiB echo, an HTTP app.
   let sunk = 0;
@@ -521,11 +488,7 @@ try {
   );
 
   const common = {
-    cluster: C,
-    'trust-domain': TD,
-    ca: caServer.address,
-    'trust-bundle': join(dir, 'root.pem'),
-    xds: ads.address,
+    ...control.nodeArgs,
     // As in production: stats reports go to NATS (the rollout health gates read them).
     nats: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
     'stats-interval': '1s',

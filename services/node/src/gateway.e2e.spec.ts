@@ -1,7 +1,7 @@
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs a Reflect polyfill.
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -9,25 +9,20 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as x509 from '@peculiar/x509';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
-import {
-  CaServer,
-  CertificateAuthority,
-  InMemoryJoinTokens,
-  InMemoryWorkloadRegistry,
-  createCsr,
-  generateKeyPair as caKeyPair,
-} from '@shoal/ca';
-import { freePort, silentLogger, waitFor } from '@shoal/common';
+import { generateKeyPair as caKeyPair } from '@shoal/ca';
+import { freePort, waitFor } from '@shoal/common';
 import { TypeUrls } from '@shoal/proto';
-import { FakeAdsServer } from './testing/fake-ads-server.js';
+import type { FakeAdsServer } from './testing/fake-ads-server.js';
 import {
   allowPrincipals,
   getJson,
   roundTrip,
   serviceResource,
   spawnNode,
+  startControl,
   workloadResource,
   type NodeProcess,
+  type TestControl,
   type WorkloadSpec,
 } from './testing/fixtures.js';
 import {
@@ -145,7 +140,7 @@ async function selfSigned(host: string): Promise<{ certPem: string; keyPem: stri
 
 describe('gateway (ingress) through HBONE (e2e, fake ADS server)', () => {
   let dir: string;
-  let caServer: CaServer;
+  let control: TestControl;
   let ads: FakeAdsServer;
   let nodeA: NodeProcess;
   let nodeB: NodeProcess;
@@ -233,33 +228,13 @@ describe('gateway (ingress) through HBONE (e2e, fake ADS server)', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shoal-gw-e2e-'));
-    const ca = await CertificateAuthority.loadOrCreate(join(dir, 'ca'), TD);
-    await writeFile(join(dir, 'root.pem'), ca.rootPem);
-    const registry = new InMemoryWorkloadRegistry();
-    registry.set({ cluster: C, node: 'a' }, [gatewayWl, client]);
-    registry.set({ cluster: C, node: 'b' }, [web1, web2]);
-    const tokens = new InMemoryJoinTokens();
-    tokens.add('tok-a', { cluster: C, node: 'a' });
-    tokens.add('tok-b', { cluster: C, node: 'b' });
-    caServer = new CaServer({
-      ca,
-      registry,
-      joinTokens: tokens,
-      host: '127.0.0.1',
-      port: 0,
-      nodeCertTtlMs: 3600_000,
-      workloadCertTtlMs: 3600_000,
-      logger: silentLogger(),
+    control = await startControl({
+      dir,
+      trustDomain: TD,
+      cluster: C,
+      nodes: { a: [gatewayWl, client], b: [web1, web2] },
     });
-    await caServer.start();
-    const xk = await caKeyPair();
-    const xc = await ca.sign(await createCsr(xk.keys, 'x'), `spiffe://${TD}/shoal/xds`, 3600_000);
-    ads = new FakeAdsServer({
-      rootPem: ca.rootPem,
-      certPem: xc.certChainPem.join(''),
-      keyPem: xk.keyPem,
-    });
-    await ads.start();
+    ads = control.ads;
     tls = await selfSigned(SNI);
     const kp = await generateKeyPair('ES256', { extractable: true });
     jwtKey = kp.privateKey;
@@ -286,13 +261,7 @@ describe('gateway (ingress) through HBONE (e2e, fake ADS server)', () => {
       'v1',
     );
     pushL7('v1');
-    const common = {
-      cluster: C,
-      'trust-domain': TD,
-      ca: caServer.address,
-      'trust-bundle': join(dir, 'root.pem'),
-      xds: ads.address,
-    };
+    const common = control.nodeArgs;
     nodeA = spawnNode({
       ...common,
       node: 'a',
@@ -321,8 +290,7 @@ describe('gateway (ingress) through HBONE (e2e, fake ADS server)', () => {
 
   after(async () => {
     await Promise.all([nodeA?.stop(), nodeB?.stop()]);
-    await ads?.close();
-    await caServer?.close();
+    await control?.close();
     for (const s of servers) s.close();
     await rm(dir, { recursive: true, force: true });
   });

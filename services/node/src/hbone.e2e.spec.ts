@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import {
-  CaServer,
-  CertificateAuthority,
-  InMemoryJoinTokens,
-  InMemoryWorkloadRegistry,
-  createCsr,
-  generateKeyPair,
-} from '@shoal/ca';
-import { freePort, silentLogger, waitFor } from '@shoal/common';
+import { freePort, waitFor } from '@shoal/common';
 import { TypeUrls, encodeMessage } from '@shoal/proto';
-import { FakeAdsServer } from './testing/fake-ads-server.js';
+import type { FakeAdsServer } from './testing/fake-ads-server.js';
 import {
   allowPrincipals,
   echoServer,
@@ -25,8 +17,10 @@ import {
   roundTrip,
   serviceResource,
   spawnNode,
+  startControl,
   workloadResource,
   type NodeProcess,
+  type TestControl,
   type WorkloadSpec,
 } from './testing/fixtures.js';
 import { outboundAddress } from './ztunnel/addresses.js';
@@ -60,8 +54,7 @@ const echo: WorkloadSpec = {
 
 describe('HBONE between two node processes (e2e)', () => {
   let dir: string;
-  let ca: CertificateAuthority;
-  let caServer: CaServer;
+  let control: TestControl;
   let ads: FakeAdsServer;
   const caMetrics = new Registry();
   const servers: net.Server[] = [];
@@ -94,44 +87,19 @@ describe('HBONE between two node processes (e2e)', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shoal-node-e2e-'));
-    ca = await CertificateAuthority.loadOrCreate(join(dir, 'ca'), TD);
-    await writeFile(join(dir, 'root.pem'), ca.rootPem);
-    const registry = new InMemoryWorkloadRegistry();
-    registry.set({ cluster: C, node: 'a' }, [client, other]);
-    registry.set({ cluster: C, node: 'b' }, [echo]);
-    const tokens = new InMemoryJoinTokens();
-    tokens.add('tok-a', { cluster: C, node: 'a' });
-    tokens.add('tok-b', { cluster: C, node: 'b' });
-    // 3 s certificates: the nodes renew several times during the run (rotation under load).
-    caServer = new CaServer({
-      ca,
-      registry,
-      joinTokens: tokens,
-      host: '127.0.0.1',
-      port: 0,
-      nodeCertTtlMs: 6000,
-      workloadCertTtlMs: 6000,
-      logger: silentLogger(),
+    control = await startControl({
+      dir,
+      trustDomain: TD,
+      cluster: C,
+      nodes: { a: [client, other], b: [echo] },
+      // 6 s certificates: the nodes renew several times during the run (rotation under load).
+      certTtlMs: 6000,
       metrics: caMetrics,
     });
-    await caServer.start();
-    const xk = await generateKeyPair();
-    const xc = await ca.sign(await createCsr(xk.keys, 'x'), `spiffe://${TD}/shoal/xds`, 3600_000);
-    ads = new FakeAdsServer({
-      rootPem: ca.rootPem,
-      certPem: xc.certChainPem.join(''),
-      keyPem: xk.keyPem,
-    });
-    await ads.start();
+    ads = control.ads;
     l4(echo, 'v1');
     servers.push(await echoServer(echo.ip, 8080, 'v1:'), await echoServer(echo.ip, 8081, 'v2:'));
-    const common = {
-      cluster: C,
-      'trust-domain': TD,
-      ca: caServer.address,
-      'trust-bundle': join(dir, 'root.pem'),
-      xds: ads.address,
-    };
+    const common = control.nodeArgs;
     nodeA = spawnNode({
       ...common,
       node: 'a',
@@ -162,8 +130,7 @@ describe('HBONE between two node processes (e2e)', () => {
 
   after(async () => {
     await Promise.all([nodeA?.stop(), nodeB?.stop()]);
-    await ads?.close();
-    await caServer?.close();
+    await control?.close();
     for (const s of servers) s.close();
     await rm(dir, { recursive: true, force: true });
   });

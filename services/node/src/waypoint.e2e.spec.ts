@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,22 +8,16 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
-import {
-  CaServer,
-  CertificateAuthority,
-  InMemoryJoinTokens,
-  InMemoryWorkloadRegistry,
-  createCsr,
-  generateKeyPair as caKeyPair,
-} from '@shoal/ca';
-import { freePort, silentLogger, waitFor } from '@shoal/common';
+import { freePort, waitFor } from '@shoal/common';
 import { TypeUrls } from '@shoal/proto';
-import { FakeAdsServer } from './testing/fake-ads-server.js';
+import type { FakeAdsServer } from './testing/fake-ads-server.js';
 import {
   serviceResource,
   spawnNode,
+  startControl,
   workloadResource,
   type NodeProcess,
+  type TestControl,
   type WorkloadSpec,
 } from './testing/fixtures.js';
 import {
@@ -137,7 +131,7 @@ function request(
 
 describe('waypoint L7 through HBONE (e2e, fake ADS server)', () => {
   let dir: string;
-  let caServer: CaServer;
+  let control: TestControl;
   let ads: FakeAdsServer;
   let nodeA: NodeProcess;
   let nodeB: NodeProcess;
@@ -385,33 +379,13 @@ describe('waypoint L7 through HBONE (e2e, fake ADS server)', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shoal-wp-e2e-'));
-    const ca = await CertificateAuthority.loadOrCreate(join(dir, 'ca'), TD);
-    await writeFile(join(dir, 'root.pem'), ca.rootPem);
-    const registry = new InMemoryWorkloadRegistry();
-    registry.set({ cluster: C, node: 'a' }, [client, intruder, web2, grpcDest]);
-    registry.set({ cluster: C, node: 'b' }, [waypoint, web1, flaky]);
-    const tokens = new InMemoryJoinTokens();
-    tokens.add('tok-a', { cluster: C, node: 'a' });
-    tokens.add('tok-b', { cluster: C, node: 'b' });
-    caServer = new CaServer({
-      ca,
-      registry,
-      joinTokens: tokens,
-      host: '127.0.0.1',
-      port: 0,
-      nodeCertTtlMs: 3600_000,
-      workloadCertTtlMs: 3600_000,
-      logger: silentLogger(),
+    control = await startControl({
+      dir,
+      trustDomain: TD,
+      cluster: C,
+      nodes: { a: [client, intruder, web2, grpcDest], b: [waypoint, web1, flaky] },
     });
-    await caServer.start();
-    const xk = await caKeyPair();
-    const xc = await ca.sign(await createCsr(xk.keys, 'x'), `spiffe://${TD}/shoal/xds`, 3600_000);
-    ads = new FakeAdsServer({
-      rootPem: ca.rootPem,
-      certPem: xc.certChainPem.join(''),
-      keyPem: xk.keyPem,
-    });
-    await ads.start();
+    ads = control.ads;
 
     const good = await generateKeyPair('ES256', { extractable: true });
     const bad = await generateKeyPair('ES256');
@@ -479,13 +453,7 @@ describe('waypoint L7 through HBONE (e2e, fake ADS server)', () => {
       'v1',
     );
     pushL7('v1');
-    const common = {
-      cluster: C,
-      'trust-domain': TD,
-      ca: caServer.address,
-      'trust-bundle': join(dir, 'root.pem'),
-      xds: ads.address,
-    };
+    const common = control.nodeArgs;
     nodeA = spawnNode({
       ...common,
       node: 'a',
@@ -511,8 +479,7 @@ describe('waypoint L7 through HBONE (e2e, fake ADS server)', () => {
 
   after(async () => {
     await Promise.all([nodeA?.stop(), nodeB?.stop()]);
-    await ads?.close();
-    await caServer?.close();
+    await control?.close();
     for (const s of servers) s.close();
     await rm(dir, { recursive: true, force: true });
   });

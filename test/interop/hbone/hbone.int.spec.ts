@@ -11,26 +11,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import {
-  CaServer,
-  CertificateAuthority,
-  InMemoryJoinTokens,
-  InMemoryWorkloadRegistry,
-  createCsr,
-  generateKeyPair,
-} from '@shoal/ca';
-import { freePort, silentLogger, waitFor } from '@shoal/common';
+import { freePort, waitFor } from '@shoal/common';
 import { outboundAddress } from '@shoal/node';
 import { TypeUrls, encodeMessage } from '@shoal/proto';
 // Test doubles and fixtures of the node package (test code, not its public API).
-import { FakeAdsServer } from '../../../services/node/src/testing/fake-ads-server.js';
+import type { FakeAdsServer } from '../../../services/node/src/testing/fake-ads-server.js';
 import {
   echoServer,
   roundTrip,
   serviceResource,
   spawnNode,
+  startControl,
   workloadResource,
   type NodeProcess,
+  type TestControl,
   type WorkloadSpec,
 } from '../../../services/node/src/testing/fixtures.js';
 
@@ -94,18 +88,16 @@ function runGo(
 describe('HBONE interop with Istio Go pkg/hbone', () => {
   let bin: string;
   let dir: string;
-  let ca: CertificateAuthority;
-  let caServer: CaServer;
+  let control: TestControl;
   let ads: FakeAdsServer;
   let node: NodeProcess;
   const servers: net.Server[] = [];
   const goProcs: ChildProcess[] = [];
 
   const certFiles = async (sa: string) => {
-    const k = await generateKeyPair();
-    const c = await ca.sign(await createCsr(k.keys, 'x'), id(sa), 600_000);
-    await writeFile(join(dir, `${sa}.crt`), c.certChainPem.join(''));
-    await writeFile(join(dir, `${sa}.key`), k.keyPem);
+    const c = await control.issue(id(sa), 600_000);
+    await writeFile(join(dir, `${sa}.crt`), c.cert);
+    await writeFile(join(dir, `${sa}.key`), c.key);
     return [
       '-cert',
       join(dir, `${sa}.crt`),
@@ -119,31 +111,14 @@ describe('HBONE interop with Istio Go pkg/hbone', () => {
   before(async () => {
     bin = goBinary();
     dir = await mkdtemp(join(tmpdir(), 'shoal-interop-'));
-    ca = (await CertificateAuthority.create(TD)).ca;
-    await writeFile(join(dir, 'root.pem'), ca.rootPem);
-    const registry = new InMemoryWorkloadRegistry();
-    registry.set({ cluster: C, node: 'n1' }, [app]);
-    const tokens = new InMemoryJoinTokens();
-    tokens.add('tok', { cluster: C, node: 'n1' });
-    caServer = new CaServer({
-      ca,
-      registry,
-      joinTokens: tokens,
-      host: '127.0.0.1',
-      port: 0,
-      nodeCertTtlMs: 600_000,
-      workloadCertTtlMs: 600_000,
-      logger: silentLogger(),
+    control = await startControl({
+      dir,
+      trustDomain: TD,
+      cluster: C,
+      nodes: { n1: [app] },
+      certTtlMs: 600_000,
     });
-    await caServer.start();
-    const xk = await generateKeyPair();
-    const xc = await ca.sign(await createCsr(xk.keys, 'x'), `spiffe://${TD}/shoal/xds`, 600_000);
-    ads = new FakeAdsServer({
-      rootPem: ca.rootPem,
-      certPem: xc.certChainPem.join(''),
-      keyPem: xk.keyPem,
-    });
-    await ads.start();
+    ads = control.ads;
     ads.set(
       TypeUrls.authorization,
       [
@@ -185,16 +160,12 @@ describe('HBONE interop with Istio Go pkg/hbone', () => {
       await echoServer(goSrv.ip, 9090, 'behind-go:'),
     );
     node = spawnNode({
-      cluster: C,
+      ...control.nodeArgs,
       node: 'n1',
-      'trust-domain': TD,
       'node-ip': '127.0.12.1',
       'admin-port': await freePort('127.0.12.1'),
       'outbound-octet': 113,
-      ca: caServer.address,
-      'trust-bundle': join(dir, 'root.pem'),
-      'join-token': 'tok',
-      xds: ads.address,
+      'join-token': 'tok-n1',
     });
     await waitFor(
       'node ready',
@@ -212,8 +183,7 @@ describe('HBONE interop with Istio Go pkg/hbone', () => {
   after(async () => {
     for (const p of goProcs) p.kill('SIGKILL');
     await node?.stop();
-    await ads?.close();
-    await caServer?.close();
+    await control?.close();
     for (const s of servers) s.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });

@@ -1,7 +1,20 @@
 /** Test helpers: node worker processes, workload config builders, echo servers, probes. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import {
+  CaServer,
+  CertificateAuthority,
+  InMemoryJoinTokens,
+  InMemoryWorkloadRegistry,
+  createCsr,
+  generateKeyPair,
+} from '@shoal/ca';
+import { silentLogger } from '@shoal/common';
 import { TypeUrls, encodeMessage } from '@shoal/proto';
+import { FakeAdsServer } from './fake-ads-server.js';
 import { nodeWorkerArgs } from '../bundle.js';
 import { ipToBytes } from '../l4/model.js';
 
@@ -192,4 +205,90 @@ export async function roundTrip(
 export async function getJson(url: string): Promise<Record<string, unknown>> {
   const r = await fetch(url);
   return (await r.json()) as Record<string, unknown>;
+}
+
+/** The control side of a node test: CA, CA server and (fake) xDS server, as `startControl` made them. */
+export interface TestControl {
+  readonly ca: CertificateAuthority;
+  readonly caServer: CaServer;
+  readonly ads: FakeAdsServer;
+  /** The arguments every node of this fleet is started with (see spawnNode). */
+  readonly nodeArgs: {
+    cluster: string;
+    'trust-domain': string;
+    ca: string;
+    'trust-bundle': string;
+    xds: string;
+  };
+  /** A certificate and key for `spiffeId`, signed by the CA (PEM). */
+  issue(spiffeId: string, ttlMs?: number): Promise<{ cert: string; key: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A CA (kept under `dir`, its root also at `dir/root.pem`), a CA server that knows which
+ * workloads each node runs and takes the join token `tok-<node>` for each node, and a
+ * FakeAdsServer presenting `spiffe://<trust domain>/shoal/xds`, on loopback.
+ */
+export async function startControl(opts: {
+  readonly dir: string;
+  readonly trustDomain: string;
+  readonly cluster: string;
+  readonly nodes: Readonly<Record<string, readonly WorkloadSpec[]>>;
+  /** Lifetime of node and workload certificates (default 1 h; short ones exercise rotation). */
+  readonly certTtlMs?: number;
+  readonly metrics?: Registry;
+}): Promise<TestControl> {
+  const ca = await CertificateAuthority.loadOrCreate(join(opts.dir, 'ca'), opts.trustDomain);
+  const rootFile = join(opts.dir, 'root.pem');
+  await writeFile(rootFile, ca.rootPem);
+  const registry = new InMemoryWorkloadRegistry();
+  const tokens = new InMemoryJoinTokens();
+  for (const [node, workloads] of Object.entries(opts.nodes)) {
+    registry.set({ cluster: opts.cluster, node }, [...workloads]);
+    tokens.add(`tok-${node}`, { cluster: opts.cluster, node });
+  }
+  const ttl = opts.certTtlMs ?? 3600_000;
+  const caServer = new CaServer({
+    ca,
+    registry,
+    joinTokens: tokens,
+    host: '127.0.0.1',
+    port: 0,
+    nodeCertTtlMs: ttl,
+    workloadCertTtlMs: ttl,
+    logger: silentLogger(),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+  });
+  await caServer.start();
+  const issue = async (spiffeId: string, ttlMs = 3600_000) => {
+    const k = await generateKeyPair();
+    const c = await ca.sign(await createCsr(k.keys, spiffeId), spiffeId, ttlMs);
+    return { cert: c.certChainPem.join(''), key: k.keyPem };
+  };
+  const xds = await issue(`spiffe://${opts.trustDomain}/shoal/xds`);
+  const ads = new FakeAdsServer({ rootPem: ca.rootPem, certPem: xds.cert, keyPem: xds.key });
+  try {
+    await ads.start();
+  } catch (err) {
+    await caServer.close();
+    throw err;
+  }
+  return {
+    ca,
+    caServer,
+    ads,
+    nodeArgs: {
+      cluster: opts.cluster,
+      'trust-domain': opts.trustDomain,
+      ca: caServer.address,
+      'trust-bundle': rootFile,
+      xds: ads.address,
+    },
+    issue,
+    close: async () => {
+      await ads.close();
+      await caServer.close();
+    },
+  };
 }
