@@ -20,6 +20,7 @@ import {
   serviceResource,
   spawnNode,
   startControl,
+  waitForInbound,
   workloadResource,
   type NodeProcess,
   type TestControl,
@@ -278,6 +279,8 @@ describe('gateway (ingress) through HBONE (e2e, fake ADS server)', () => {
       'outbound-octet': 118,
       'join-token': 'tok-b',
     });
+    // Both backends listening (web-1, web-2 on b), not just the first path to answer.
+    await waitForInbound(nodeB, 2);
     await waitFor(
       'gateway serving',
       async () => (await get('/').catch(() => undefined))?.status === 200,

@@ -15,6 +15,7 @@ import {
   serviceResource,
   spawnNode,
   startControl,
+  waitForInbound,
   workloadResource,
   type NodeProcess,
   type TestControl,
@@ -470,6 +471,9 @@ describe('waypoint L7 through HBONE (e2e, fake ADS server)', () => {
       'outbound-octet': 114,
       'join-token': 'tok-b',
     });
+    // Every destination listening (client, intruder, web-2, grpc-1 on a; web-1, flaky on b),
+    // not just the first path to answer: a test starting early met web-2 not yet listening.
+    await Promise.all([waitForInbound(nodeA, 4), waitForInbound(nodeB, 2)]);
     await waitFor(
       'waypoint serving',
       async () => (await request(client.ip, '/').catch(() => undefined))?.status === 200,

@@ -12,7 +12,7 @@ import {
   createCsr,
   generateKeyPair,
 } from '@shoal/ca';
-import { silentLogger } from '@shoal/common';
+import { silentLogger, waitFor } from '@shoal/common';
 import { TypeUrls, encodeMessage } from '@shoal/proto';
 import { FakeAdsServer } from './fake-ads-server.js';
 import { nodeWorkerArgs } from '../bundle.js';
@@ -205,6 +205,22 @@ export async function roundTrip(
 export async function getJson(url: string): Promise<Record<string, unknown>> {
   const r = await fetch(url);
   return (await r.json()) as Record<string, unknown>;
+}
+
+/**
+ * Wait until `node` listens for HBONE on `count` local workload IPs. Each listener starts when
+ * that workload's certificate arrives, so one path answering says nothing of the others.
+ */
+export async function waitForInbound(node: NodeProcess, count: number): Promise<void> {
+  await waitFor(
+    `${count} HBONE inbound listeners on ${node.adminUrl}`,
+    async () => {
+      const d = (await getJson(`${node.adminUrl}/config_dump`).catch(() => undefined)) as
+        { ztunnel?: { inbound?: unknown[] } } | undefined;
+      return (d?.ztunnel?.inbound?.length ?? 0) >= count;
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
 }
 
 /** The control side of a node test: CA, CA server and (fake) xDS server, as `startControl` made them. */
