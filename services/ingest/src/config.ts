@@ -78,6 +78,14 @@ export const ingestSettings = {
     flag: 'leader-retry',
     default: 1_000,
   }),
+  leaderStallTimeout: setting.duration(
+    'how soon PostgreSQL ends a leader session that stalls in a transaction or whose host is gone (releasing the leader lock)',
+    {
+      env: 'INGEST_LEADER_STALL_TIMEOUT',
+      flag: 'leader-stall-timeout',
+      default: 30_000,
+    },
+  ),
   sealInterval: setting.duration('how often the hash chain is sealed (0 = never)', {
     env: 'INGEST_SEAL_INTERVAL',
     flag: 'seal-interval',

@@ -59,6 +59,27 @@ export const DeadLetterHeaders = {
  * whose ack got lost is harmless: JetStream de-duplicates publishes on Nats-Msg-Id = event id,
  * and the store's append is idempotent on event id. Standby processes just wait for the lock.
  */
+/**
+ * Make PostgreSQL end the leader's session, and with it the leader lock, when the leader can no
+ * longer be trusted to: idle inside a transaction for `stallMs` (a frozen or paused process; the
+ * open transaction would also hold every reader's horizon back), or silent at the TCP level for
+ * about `stallMs` (its host died or was cut off without closing the connection; the OS default
+ * would keep such a session, and the lock, for over two hours). A standby then takes over, and
+ * the old leader, if it comes back, finds its session gone and cannot commit. Keepalives apply to
+ * TCP connections only (not to a Unix socket, where a dead peer is seen at once).
+ */
+export async function fenceLeaderSession(c: pg.Client, stallMs: number): Promise<void> {
+  const secs = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
+  // Probes start after a third of the timeout and 4 unanswered ones, a sixth apart, end it.
+  await c.query(
+    `select set_config('idle_in_transaction_session_timeout', $1, false),
+            set_config('tcp_keepalives_idle', $2, false),
+            set_config('tcp_keepalives_interval', $3, false),
+            set_config('tcp_keepalives_count', '4', false)`,
+    [String(stallMs), secs(stallMs / 3), secs(stallMs / 6)],
+  );
+}
+
 export function createIngest(cfg: IngestConfig, deps: IngestDeps): Ingest {
   const log = deps.logger.child({ component: 'ingest', consumer: cfg.consumer });
   const metrics = ingestMetrics(deps.registry);
@@ -84,7 +105,12 @@ export function createIngest(cfg: IngestConfig, deps: IngestDeps): Ingest {
 
   async function acquire(): Promise<pg.Client | undefined> {
     while (!closing) {
-      const c = new pg.Client(pool.options);
+      // Client-side keepalives too: a leader whose PostgreSQL vanished finds out and steps down.
+      const c = new pg.Client({
+        ...pool.options,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+      });
       c.on('error', () => undefined); // reported through the query that fails
       try {
         await c.connect();
@@ -92,7 +118,10 @@ export function createIngest(cfg: IngestConfig, deps: IngestDeps): Ingest {
           'select pg_try_advisory_lock(hashtext($1)) as ok',
           [`shoal-ingest:${cfg.consumer}`],
         );
-        if (r.rows[0]?.ok) return c;
+        if (r.rows[0]?.ok) {
+          await fenceLeaderSession(c, cfg.leaderStallTimeout);
+          return c;
+        }
       } catch (err) {
         log.debug({ err }, 'cannot reach PostgreSQL to take the leader lock');
       }
