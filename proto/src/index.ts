@@ -10,6 +10,7 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -190,6 +191,18 @@ export function schemaCacheFile(shoalFiles: readonly string[] = shoalProtoFiles(
 }
 
 /**
+ * Schemas cached for other protos or package versions, once nobody can still be reading them
+ * (an hour old, as for the worker bundles beside them): each is about 200 KB.
+ */
+export function pruneStaleSchemas(keep: string): void {
+  for (const f of readdirSync(DESCRIPTOR_CACHE)) {
+    const p = join(DESCRIPTOR_CACHE, f);
+    if (!/^proto-[0-9a-f]{16}\.json$/.test(f) || p === keep) continue;
+    if (Date.now() - statSync(p).mtimeMs > 3600_000) rmSync(p, { force: true });
+  }
+}
+
+/**
  * A protobufjs Root holding the Envoy xDS types and all of Shoal's own messages (cached in the
  * process, and on disk in its pruned JSON form, keyed by content, so later processes skip
  * parsing). A cache that cannot be written is not an error: the schema is parsed again next time.
@@ -209,6 +222,7 @@ export function protoRoot(): protobuf.Root {
       const tmp = `${file}.${process.pid}.tmp`;
       writeFileSync(tmp, JSON.stringify(json));
       renameSync(tmp, file);
+      pruneStaleSchemas(file);
     } catch {
       // read-only checkout: parse again next time
     }

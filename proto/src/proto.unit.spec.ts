@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   TypeUrls,
@@ -7,6 +8,7 @@ import {
   encodeMessage,
   parsedProtoRoot,
   protoRoot,
+  pruneStaleSchemas,
   schemaCacheFile,
   toAny,
 } from './index.js';
@@ -80,5 +82,26 @@ describe('proto: Envoy v3 types from @grpc/grpc-js-xds', () => {
     });
     assert.equal(cached.lookupType(name).fields.name!.options, undefined);
     assert.equal(cached.lookupType(name).options, undefined);
+  });
+
+  it('removes schemas cached for other protos once an hour old, and nothing else', () => {
+    protoRoot();
+    const current = schemaCacheFile();
+    const dir = dirname(current);
+    const stale = join(dir, 'proto-00000000000000aa.json');
+    const recent = join(dir, 'proto-00000000000000bb.json');
+    const other = join(dir, 'proto-notes.txt');
+    for (const f of [stale, recent, other]) writeFileSync(f, '{}');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    for (const f of [stale, other, current]) utimesSync(f, twoHoursAgo, twoHoursAgo);
+    try {
+      pruneStaleSchemas(current);
+      assert.equal(existsSync(stale), false, 'an old schema of other protos goes');
+      assert.equal(existsSync(recent), true, 'a recent one may still be read by a process');
+      assert.equal(existsSync(other), true, 'files that are not schemas stay');
+      assert.equal(existsSync(current), true, 'the current schema stays, however old');
+    } finally {
+      for (const f of [stale, recent, other]) rmSync(f, { force: true });
+    }
   });
 });
