@@ -4,19 +4,11 @@
  * Shoal's own messages under proto/shoal/ (L4 workload/authorization config, API, agents).
  */
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import protobuf from 'protobufjs';
+import { SHOAL_CACHE, pruneCache, writeCacheFile } from '@shoal/common/disk-cache';
 
 const require = createRequire(import.meta.url);
 const xdsDeps = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
@@ -113,12 +105,6 @@ function shoalProtoFiles(): string[] {
 let cached: protobuf.Root | undefined;
 
 /**
- * Where parsed schemas are kept between runs: the repository's node_modules/.cache/shoal, beside
- * the node worker bundle (see services/node/src/bundle.ts).
- */
-const DESCRIPTOR_CACHE = join(SHOAL_PROTO_DIR, '..', 'node_modules', '.cache', 'shoal');
-
-/**
  * Field options that change how a message is encoded or what `toObject` returns; every other
  * option (Envoy's validate rules, versioning and UDPA annotations) is documentation to us.
  */
@@ -187,7 +173,7 @@ function schemaKey(shoalFiles: readonly string[]): string {
 
 /** Where the pruned schema of the protos on disk now is (or will be) cached. */
 export function schemaCacheFile(shoalFiles: readonly string[] = shoalProtoFiles()): string {
-  return join(DESCRIPTOR_CACHE, `proto-${schemaKey(shoalFiles)}.json`);
+  return join(SHOAL_CACHE, `proto-${schemaKey(shoalFiles)}.json`);
 }
 
 /**
@@ -195,11 +181,7 @@ export function schemaCacheFile(shoalFiles: readonly string[] = shoalProtoFiles(
  * (an hour old, as for the worker bundles beside them): each is about 200 KB.
  */
 export function pruneStaleSchemas(keep: string): void {
-  for (const f of readdirSync(DESCRIPTOR_CACHE)) {
-    const p = join(DESCRIPTOR_CACHE, f);
-    if (!/^proto-[0-9a-f]{16}\.json$/.test(f) || p === keep) continue;
-    if (Date.now() - statSync(p).mtimeMs > 3600_000) rmSync(p, { force: true });
-  }
+  pruneCache(SHOAL_CACHE, (f) => /^proto-[0-9a-f]{16}\.json$/.test(f), keep);
 }
 
 /**
@@ -217,11 +199,7 @@ export function protoRoot(): protobuf.Root {
   } catch {
     json = prune(parseProtos([...ENVOY_FILES, ...shoalFiles]).toJSON()) as protobuf.INamespace;
     try {
-      mkdirSync(DESCRIPTOR_CACHE, { recursive: true });
-      // Several processes may start at once: write aside, then rename into place (atomic).
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(json));
-      renameSync(tmp, file);
+      writeCacheFile(file, JSON.stringify(json));
       pruneStaleSchemas(file);
     } catch {
       // read-only checkout: parse again next time

@@ -14,24 +14,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SHOAL_CACHE, pruneCache, writeCacheFile } from '@shoal/common/disk-cache';
 
 const SELF = fileURLToPath(import.meta.url);
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
 const ENTRY = join(import.meta.dirname, 'main.ts');
-const CACHE = join(REPO, 'node_modules', '.cache', 'shoal');
-const MANIFEST = join(CACHE, 'node-worker.json');
+const MANIFEST = join(SHOAL_CACHE, 'node-worker.json');
 
 /**
  * V8 sizing for a data-plane worker. A node process holds little long-lived state (config,
@@ -69,7 +60,7 @@ function cached(): string | undefined {
   } catch {
     return undefined;
   }
-  const bundle = join(CACHE, m.bundle);
+  const bundle = join(SHOAL_CACHE, m.bundle);
   if (!existsSync(bundle)) return undefined;
   for (const [file, hash] of Object.entries(m.inputs)) {
     let now: string;
@@ -145,20 +136,13 @@ async function build(): Promise<string> {
   for (const file of Object.keys(res.metafile.inputs))
     inputs[file] = sha256(readFileSync(join(REPO, file)));
   const name = `node-worker-${sha256(Buffer.from(code)).slice(0, 16)}.mjs`;
-  mkdirSync(CACHE, { recursive: true });
-  // Concurrent launchers may build at once: write aside, then rename into place (atomic).
-  const tmp = (f: string) => `${f}.${process.pid}.tmp`;
-  writeFileSync(tmp(join(CACHE, name)), code);
-  renameSync(tmp(join(CACHE, name)), join(CACHE, name));
-  writeFileSync(tmp(MANIFEST), JSON.stringify({ bundle: name, inputs } satisfies Manifest));
-  renameSync(tmp(MANIFEST), MANIFEST);
+  const bundle = join(SHOAL_CACHE, name);
+  // Concurrent launchers may build at once: each file is replaced whole.
+  writeCacheFile(bundle, code);
+  writeCacheFile(MANIFEST, JSON.stringify({ bundle: name, inputs } satisfies Manifest));
   // Older bundles: kept for a while, as a launcher may have just read their name.
-  for (const f of readdirSync(CACHE))
-    if (f.startsWith('node-worker-') && f !== name) {
-      const p = join(CACHE, f);
-      if (Date.now() - statSync(p).mtimeMs > 3600_000) rmSync(p, { force: true });
-    }
-  return join(CACHE, name);
+  pruneCache(SHOAL_CACHE, (f) => f.startsWith('node-worker-'), bundle);
+  return bundle;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === SELF) {
