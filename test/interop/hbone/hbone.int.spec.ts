@@ -22,6 +22,7 @@ import {
   serviceResource,
   spawnNode,
   startControl,
+  waitForInbound,
   workloadResource,
   type NodeProcess,
   type TestControl,
@@ -172,12 +173,7 @@ describe('HBONE interop with Istio Go pkg/hbone', () => {
       async () => (await fetch(`${node.adminUrl}/ready`).catch(() => undefined))?.status === 200,
       { timeoutMs: 20_000 },
     );
-    await waitFor('inbound listener', async () => {
-      const d = (await (await fetch(`${node.adminUrl}/config_dump`)).json()) as {
-        ztunnel: { inbound: unknown[] };
-      };
-      return d.ztunnel.inbound.length === 1;
-    });
+    await waitForInbound(node, 1);
   });
 
   after(async () => {
