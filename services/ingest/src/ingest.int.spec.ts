@@ -4,7 +4,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { Registry } from 'prom-client';
-import { Streams, Subjects, silentLogger, waitFor } from '@shoal/common';
+import { Consumers, Streams, Subjects, silentLogger, waitFor } from '@shoal/common';
 import { EventStore, verify } from '@shoal/db';
 import {
   startNatsServer,
@@ -14,7 +14,7 @@ import {
 } from '@shoal/testkit';
 import { ingestConfig } from './config.js';
 import { publishEvent, resourceEvent } from './fixtures.js';
-import { DeadLetterHeaders, createIngest, type Ingest } from './ingest.js';
+import { DeadLetterHeaders, createIngest, leaderSessionName, type Ingest } from './ingest.js';
 
 describe('ingest: JetStream → event store (own nats-server, real PostgreSQL)', () => {
   let nats: TestNatsServer;
@@ -143,6 +143,12 @@ describe('ingest: JetStream → event store (own nats-server, real PostgreSQL)',
     assert.match(reasons['cluster-mismatch']!, /metadata.cluster "west"/);
 
     assert.equal(ingests.filter((i) => i.isLeader()).length, 1, 'exactly one ingest leads');
+    // The leader's session is fenced (stall timeout, keepalives) and named for operators.
+    const sessions = await pool.query<{ n: number }>(
+      'select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = $1',
+      [leaderSessionName(Consumers.ingest)],
+    );
+    assert.equal(sessions.rows[0]!.n, 1, 'one fenced leader session');
     const leader = registries[ingests.findIndex((i) => i.isLeader())]!;
     const text = await leader.metrics();
     assert.match(text, /shoal_ingest_events_total\{result="appended"\} 200/);

@@ -68,17 +68,26 @@ export const DeadLetterHeaders = {
  * the old leader, if it comes back, finds its session gone and cannot commit. Keepalives apply to
  * TCP connections only (not to a Unix socket, where a dead peer is seen at once).
  */
-export async function fenceLeaderSession(c: pg.Client, stallMs: number): Promise<void> {
+export async function fenceLeaderSession(
+  c: pg.Client,
+  stallMs: number,
+  consumer: string,
+): Promise<void> {
   const secs = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
   // Probes start after a third of the timeout and 4 unanswered ones, a sixth apart, end it.
+  // The name shows operators which session leads (pg_stat_activity.application_name).
   await c.query(
     `select set_config('idle_in_transaction_session_timeout', $1, false),
             set_config('tcp_keepalives_idle', $2, false),
             set_config('tcp_keepalives_interval', $3, false),
-            set_config('tcp_keepalives_count', '4', false)`,
-    [String(stallMs), secs(stallMs / 3), secs(stallMs / 6)],
+            set_config('tcp_keepalives_count', '4', false),
+            set_config('application_name', $4, false)`,
+    [String(stallMs), secs(stallMs / 3), secs(stallMs / 6), leaderSessionName(consumer)],
   );
 }
+
+/** `application_name` of the session that leads `consumer` (see fenceLeaderSession). */
+export const leaderSessionName = (consumer: string) => `shoal-ingest leader ${consumer}`;
 
 export function createIngest(cfg: IngestConfig, deps: IngestDeps): Ingest {
   const log = deps.logger.child({ component: 'ingest', consumer: cfg.consumer });
@@ -119,7 +128,7 @@ export function createIngest(cfg: IngestConfig, deps: IngestDeps): Ingest {
           [`shoal-ingest:${cfg.consumer}`],
         );
         if (r.rows[0]?.ok) {
-          await fenceLeaderSession(c, cfg.leaderStallTimeout);
+          await fenceLeaderSession(c, cfg.leaderStallTimeout, cfg.consumer);
           return c;
         }
       } catch (err) {

@@ -29,18 +29,19 @@ describe('ingest leader session fencing (real PostgreSQL)', () => {
 
   it('derives the keepalive probes from the stall timeout (a dead host is dropped in about that time)', async () => {
     const c = await client();
-    await fenceLeaderSession(c, 30_000);
+    await fenceLeaderSession(c, 30_000, 'fence-test');
     assert.equal(await show(c, 'idle_in_transaction_session_timeout'), '30s');
     // The test server is reached over TCP, where the settings take effect (SHOW reports them).
     assert.equal(await show(c, 'tcp_keepalives_idle'), '10');
     assert.equal(await show(c, 'tcp_keepalives_interval'), '5');
     assert.equal(await show(c, 'tcp_keepalives_count'), '4');
+    assert.equal(await show(c, 'application_name'), 'shoal-ingest leader fence-test');
   });
 
   it('a leader stalled inside a transaction loses its session and the lock to a standby', async () => {
     const leader = await client();
     assert.equal((await leader.query<{ ok: boolean }>(LOCK)).rows[0]!.ok, true);
-    await fenceLeaderSession(leader, 1500);
+    await fenceLeaderSession(leader, 1500, 'fence-test');
     await leader.query('begin');
     await leader.query('select 1');
     const t0 = Date.now();
