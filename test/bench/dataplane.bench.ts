@@ -654,48 +654,35 @@ try {
   const pids = [nodeA.child.pid!, nodeB.child.pid!];
   const relayPids = relays.map((c) => c.pid!);
   const relayIdle = relayPids.map(procStat);
+  /** A load run with, per process in `ps`, CPU cores used per 1,000 requests and stats after. */
   const measured = async (ps: number[], run: () => Promise<LoadResult>) => {
     const before = ps.map(procStat);
-    const t0 = performance.now();
     const res = await run();
-    const wall = (performance.now() - t0) / 1000;
     const after = ps.map(procStat);
-    const vcpu = after.map(
-      (a, i) => (a.cpuSecs - before[i]!.cpuSecs) / wall / (res.n / wall / 1000),
-    );
+    const vcpu = after.map((a, i) => ((a.cpuSecs - before[i]!.cpuSecs) * 1000) / res.n);
     return { res, vcpu, after };
   };
   const rounds: {
     direct: LoadResult;
-    mesh: LoadResult;
-    vcpu: number[];
-    relayVcpu: number[];
-    after: ReturnType<typeof procStat>[];
-    relayAfter: ReturnType<typeof procStat>[];
+    mesh: Awaited<ReturnType<typeof measured>>;
+    relay: Awaited<ReturnType<typeof measured>>;
   }[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const direct = await echoLoad(sink.ip, 9001, 1000, 5);
     const mesh = await measured(pids, () => echoLoad(sinkOut, 9001, 1000, 5, client.ip));
     const relay = await measured(relayPids, () => echoLoad('127.0.24.1', relayEchoPort, 1000, 5));
-    rounds.push({
-      direct,
-      mesh: mesh.res,
-      vcpu: mesh.vcpu,
-      relayVcpu: relay.vcpu,
-      after: mesh.after,
-      relayAfter: relay.after,
-    });
+    rounds.push({ direct, mesh, relay });
     log(
       `echo round ${r + 1}: p50 direct ${r2(direct.p50)} ms, mesh ${r2(mesh.res.p50)} ms; p99 direct ${r2(direct.p99)} ms, mesh ${r2(mesh.res.p99)} ms; vCPU per 1k rps a=${r3(mesh.vcpu[0]!)} b=${r3(mesh.vcpu[1]!)}, tls relay ${r3(Math.max(...relay.vcpu))}`,
     );
   }
-  const addedP99 = rounds.map((x) => x.mesh.p99 - x.direct.p99);
+  const addedP99 = rounds.map((x) => x.mesh.res.p99 - x.direct.p99);
   const hbone_added_p99_ms = median(addedP99);
-  const ztunnel_vcpu_per_1k_rps = median(rounds.map((x) => Math.max(...x.vcpu)));
-  const after = rounds.at(-1)!.after;
-  const ztunnel_rss_mb = Math.max(...rounds.flatMap((x) => x.after.map((a) => a.rssMb)));
-  const relay_vcpu = median(rounds.map((x) => Math.max(...x.relayVcpu)));
-  const relay_rss_mb = Math.max(...rounds.flatMap((x) => x.relayAfter.map((a) => a.rssMb)));
+  const ztunnel_vcpu_per_1k_rps = median(rounds.map((x) => Math.max(...x.mesh.vcpu)));
+  const after = rounds.at(-1)!.mesh.after;
+  const ztunnel_rss_mb = Math.max(...rounds.flatMap((x) => x.mesh.after.map((a) => a.rssMb)));
+  const relay_vcpu = median(rounds.map((x) => Math.max(...x.relay.vcpu)));
+  const relay_rss_mb = Math.max(...rounds.flatMap((x) => x.relay.after.map((a) => a.rssMb)));
   for (const c of relays.splice(0)) c.kill('SIGKILL');
 
   // ---- waypoint with 1,000 routes ---------------------------------------------------------
@@ -739,12 +726,12 @@ try {
       bulk_bytes: BULK_BYTES,
       rounds: ROUNDS,
       echo_p99_direct_ms_by_round: rounds.map((x) => r2(x.direct.p99)),
-      echo_p99_mesh_ms_by_round: rounds.map((x) => r2(x.mesh.p99)),
+      echo_p99_mesh_ms_by_round: rounds.map((x) => r2(x.mesh.res.p99)),
       hbone_added_p99_ms_by_round: addedP99.map(r2),
       // The median tells the two ztunnels' own cost apart from the tail (scheduling, GC).
       echo_p50_direct_ms_by_round: rounds.map((x) => r2(x.direct.p50)),
-      echo_p50_mesh_ms_by_round: rounds.map((x) => r2(x.mesh.p50)),
-      hbone_added_p50_ms: r2(median(rounds.map((x) => x.mesh.p50 - x.direct.p50))),
+      echo_p50_mesh_ms_by_round: rounds.map((x) => r2(x.mesh.res.p50)),
+      hbone_added_p50_ms: r2(median(rounds.map((x) => x.mesh.res.p50 - x.direct.p50))),
       // Paired by round, so a slow moment of the VM moves both sides of a ratio together.
       hbone_over_tls_by_round: bulkRounds.map((x) => r2(x.hbone! / x.tls!)),
       hbone_over_go_by_round: bulkRounds.map((x) => (x.go ? r2(x.hbone! / x.go) : null)),
@@ -757,10 +744,10 @@ try {
       tls_relay_vcpu_per_1k_rps: r3(relay_vcpu),
       tls_relay_rss_mb: Math.round(relay_rss_mb),
       tls_relay_idle_rss_mb: Math.round(Math.max(...relayIdle.map((x) => x.rssMb))),
-      tls_relay_vcpu_per_1k_rps_by_round: rounds.map((x) => r3(Math.max(...x.relayVcpu))),
+      tls_relay_vcpu_per_1k_rps_by_round: rounds.map((x) => r3(Math.max(...x.relay.vcpu))),
       ztunnel_vcpu_per_1k_rps_by_round: rounds.map((x) => ({
-        a: r3(x.vcpu[0]!),
-        b: r3(x.vcpu[1]!),
+        a: r3(x.mesh.vcpu[0]!),
+        b: r3(x.mesh.vcpu[1]!),
       })),
       ztunnel_idle_rss_mb_by_node: { a: Math.round(idle[0]!.rssMb), b: Math.round(idle[1]!.rssMb) },
       ztunnel_rss_mb_by_node: { a: Math.round(after[0]!.rssMb), b: Math.round(after[1]!.rssMb) },
